@@ -1,0 +1,109 @@
+// The CPU path: exact int32 accumulation, blocked for cache, spread over
+// threads. Not a tuned BLAS; fast enough that tests and CPU users don't wait.
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "core/bf16.h"
+#include "gemm_int8/cpu.h"
+#include "gemm_int8/validate.h"
+
+namespace gemm_int8 {
+namespace {
+
+constexpr int64_t kBlockM = 16;
+constexpr int64_t kBlockN = 64;
+constexpr int64_t kBlockK = 1024;
+
+// Contiguous K-major copy of a strided int8 view, or the view itself if it
+// already is one.
+const int8_t* packed_rows(const MatrixView& v, std::vector<int8_t>& storage) {
+  const auto* base = static_cast<const int8_t*>(v.data);
+  if (v.col_stride == 1 && (v.row_stride == v.cols || v.rows <= 1)) return base;
+  storage.resize(static_cast<size_t>(v.rows * v.cols));
+  for (int64_t r = 0; r < v.rows; ++r)
+    for (int64_t c = 0; c < v.cols; ++c) storage[r * v.cols + c] = base[r * v.row_stride + c * v.col_stride];
+  return storage.data();
+}
+
+// The compiler vectorizes this widening dot product (pmaddwd on x86).
+inline int32_t dot(const int8_t* a, const int8_t* b, int64_t n) {
+  int32_t sum = 0;
+  for (int64_t i = 0; i < n; ++i) sum += int32_t{a[i]} * int32_t{b[i]};
+  return sum;
+}
+
+struct Tile {
+  int64_t m0, n0;
+};
+
+void compute_tile(const int8_t* x, const int8_t* y, int64_t m, int64_t n, int64_t k, Tile t,
+                  float alpha, const MutableMatrixView& out) {
+  const int64_t mb = std::min(kBlockM, m - t.m0), nb = std::min(kBlockN, n - t.n0);
+  int32_t acc[kBlockM][kBlockN] = {};
+  for (int64_t k0 = 0; k0 < k; k0 += kBlockK) {
+    const int64_t kb = std::min(kBlockK, k - k0);
+    for (int64_t i = 0; i < mb; ++i) {
+      const int8_t* xr = x + (t.m0 + i) * k + k0;
+      for (int64_t j = 0; j < nb; ++j) acc[i][j] += dot(xr, y + (t.n0 + j) * k + k0, kb);
+    }
+  }
+  auto* o = static_cast<uint16_t*>(out.data);
+  for (int64_t i = 0; i < mb; ++i)
+    for (int64_t j = 0; j < nb; ++j)
+      o[(t.m0 + i) * out.row_stride + (t.n0 + j) * out.col_stride] =
+          float_to_bf16_bits(static_cast<float>(acc[i][j]) * alpha);
+}
+
+int thread_count(int requested, int64_t tiles, int64_t m, int64_t n, int64_t k) {
+  int threads = requested;
+  if (threads <= 0) {
+    const char* env = std::getenv("GEMM_INT8_CPU_THREADS");
+    threads = env ? std::atoi(env) : 0;
+  }
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Below ~1M multiply-adds a thread costs more to start than it saves.
+  const int64_t work_cap = std::max<int64_t>(1, m * n * std::max<int64_t>(k, 1) / (1 << 20));
+  return static_cast<int>(std::min<int64_t>({threads, tiles, work_cap}));
+}
+
+}  // namespace
+
+Status matmul_cpu(const GemmProblem& p, int num_threads) try {
+  GEMM_INT8_RETURN_IF_ERROR(validate(p));
+  if (p.x.device.kind != Device::Kind::kHost)
+    return Status::value_error("x: matmul_cpu needs host memory");
+  const int64_t m = p.m(), n = p.n(), k = p.k();
+  if (m == 0 || n == 0) return {};
+  const float alpha = p.epilogue.alpha_f32();
+
+  std::vector<int8_t> x_storage, y_storage;
+  const int8_t* x = packed_rows(p.x, x_storage);
+  const int8_t* y = packed_rows(p.y, y_storage);
+
+  const int64_t m_tiles = (m + kBlockM - 1) / kBlockM, n_tiles = (n + kBlockN - 1) / kBlockN;
+  const int64_t tiles = m_tiles * n_tiles;
+  std::atomic<int64_t> next{0};
+  auto worker = [&] {
+    for (int64_t t = next++; t < tiles; t = next++)
+      compute_tile(x, y, m, n, k, {(t / n_tiles) * kBlockM, (t % n_tiles) * kBlockN}, alpha, p.out);
+  };
+  const int threads = thread_count(num_threads, tiles, m, n, k);
+  std::vector<std::thread> pool;
+  try {
+    for (int i = 1; i < threads; ++i) pool.emplace_back(worker);
+  } catch (const std::system_error&) {
+    // Fewer threads than asked for: the ones we have finish the work.
+  }
+  worker();
+  for (auto& th : pool) th.join();
+  return {};
+} catch (const std::bad_alloc&) {
+  return Status::out_of_memory("matmul_cpu: not enough host memory to pack the operands");
+}
+
+}  // namespace gemm_int8

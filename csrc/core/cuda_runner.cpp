@@ -1,0 +1,196 @@
+// plan_cuda / run_cuda: device facts, the kernel override, staging of
+// operands a kernel cannot take in place, and the launch.
+#include <cuda_runtime_api.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "gemm_int8/cuda.h"
+#include "gemm_int8/validate.h"
+#include "kernels/launchers.h"
+
+#ifndef GEMM_INT8_CUDA_ARCHS_STR
+#define GEMM_INT8_CUDA_ARCHS_STR "unknown"
+#endif
+
+namespace gemm_int8 {
+namespace {
+
+Status cuda_status(cudaError_t err, const char* what) {
+  if (err == cudaSuccess) return {};
+  return Status::cuda_error(std::string(what) + ": " + cudaGetErrorString(err));
+}
+
+// Runs on the problem's device and restores the caller's current device.
+class ScopedDevice {
+ public:
+  explicit ScopedDevice(int device) {
+    status_ = cuda_status(cudaGetDevice(&previous_), "cudaGetDevice");
+    if (status_.ok() && previous_ != device)
+      status_ = cuda_status(cudaSetDevice(device), "cudaSetDevice");
+  }
+  ~ScopedDevice() {
+    int current = previous_;
+    if (status_.ok() && cudaGetDevice(&current) == cudaSuccess && current != previous_)
+      cudaSetDevice(previous_);
+  }
+  const Status& status() const { return status_; }
+
+ private:
+  int previous_ = 0;
+  Status status_;
+};
+
+// Must be called with `ordinal` current. Cached: dispatch runs every call.
+Status device_info(int ordinal, DeviceInfo* info) {
+  static std::mutex mutex;
+  static std::map<int, DeviceInfo> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (auto it = cache.find(ordinal); it != cache.end()) {
+    *info = it->second;
+    return {};
+  }
+  DeviceInfo d;
+  GEMM_INT8_RETURN_IF_ERROR(cuda_status(
+      cudaDeviceGetAttribute(&d.cc_major, cudaDevAttrComputeCapabilityMajor, ordinal), "device query"));
+  GEMM_INT8_RETURN_IF_ERROR(cuda_status(
+      cudaDeviceGetAttribute(&d.cc_minor, cudaDevAttrComputeCapabilityMinor, ordinal), "device query"));
+  GEMM_INT8_RETURN_IF_ERROR(cuda_status(
+      cudaDeviceGetAttribute(&d.sm_count, cudaDevAttrMultiProcessorCount, ordinal), "device query"));
+  if (kernels::probe_simt() != cudaSuccess) {
+    cudaGetLastError();  // the probe's error is an answer, not a fault
+    std::ostringstream os;
+    os << "gemm_int8 was not compiled for this GPU (sm_" << d.cc()
+       << "); rebuild with it in GEMM_INT8_CUDA_ARCHS (built for: " GEMM_INT8_CUDA_ARCHS_STR ")";
+    return Status::not_supported(os.str());
+  }
+#ifdef GEMM_INT8_HAS_SM80
+  d.sm80_kernels_built = kernels::probe_sm80() == cudaSuccess;
+  cudaGetLastError();
+#else
+  d.sm80_kernels_built = false;
+#endif
+  cache[ordinal] = d;
+  *info = d;
+  return {};
+}
+
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// Leading dimension a dense kernel may use for `v`, or -1 if it must be staged.
+template <typename View>
+int64_t dense_ld(const View& v, int64_t align) {
+  if (v.cols % align != 0 || !aligned16(v.data)) return -1;
+  if (v.col_stride != 1 && v.cols > 1) return -1;
+  if (v.rows <= 1) return round_up(v.cols, align);  // the stride is never used
+  if (v.row_stride % align != 0 || v.row_stride < v.cols) return -1;
+  return v.row_stride;
+}
+
+constexpr size_t kWorkspaceAlign = 256;
+size_t aligned_bytes(int64_t bytes) { return round_up(bytes, kWorkspaceAlign); }
+
+void print_config_once(const GemmProblem& p, const KernelConfig& c) {
+  const char* env = std::getenv("GEMM_INT8_PRINT_CONFIG");
+  if (!env || std::string(env) == "0") return;
+  static std::mutex mutex;
+  static std::set<std::tuple<int64_t, int64_t, int64_t, int>> seen;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (seen.insert({p.m(), p.n(), p.k(), static_cast<int>(c.family) * 1000 + c.row}).second)
+    std::cerr << "[gemm_int8] M=" << p.m() << " N=" << p.n() << " K=" << p.k() << " -> " << c
+              << std::endl;
+}
+
+}  // namespace
+
+Status plan_cuda(const GemmProblem& p, Plan* plan) {
+  GEMM_INT8_RETURN_IF_ERROR(validate(p));
+  if (p.x.device.kind != Device::Kind::kCuda)
+    return Status::value_error("x: the CUDA path needs CUDA memory, x is on cpu");
+  if (p.m() > INT32_MAX || p.n() > INT32_MAX)
+    return Status::value_error("x, y: M and N must be below 2^31 on the CUDA path");
+  ScopedDevice on_device(p.x.device.index);
+  GEMM_INT8_RETURN_IF_ERROR(on_device.status());
+  DeviceInfo device;
+  GEMM_INT8_RETURN_IF_ERROR(device_info(p.x.device.index, &device));
+  KernelOverride forced;
+  const char* env = std::getenv("GEMM_INT8_FORCE_KERNEL");
+  GEMM_INT8_RETURN_IF_ERROR(parse_kernel_override(env ? env : "", &forced));
+
+  Plan result;
+  result.m = p.m(), result.n = p.n(), result.k = p.k();
+  GEMM_INT8_RETURN_IF_ERROR(choose_config(p, device, forced, &result.config));
+  if (result.config.family == KernelFamily::kSm80) {
+    Staging& s = result.staging;
+    s.k_padded = round_up(p.k(), kernels::kDenseAlignK);
+    s.n_padded = round_up(p.n(), kernels::kDenseAlignN);
+    const bool ragged_n = s.n_padded != p.n();  // y gains zero rows, out a padded copy
+    s.x = dense_ld(p.x, kernels::kDenseAlignK) < 0;
+    s.y = ragged_n || dense_ld(p.y, kernels::kDenseAlignK) < 0;
+    s.out = ragged_n || dense_ld(p.out, kernels::kDenseAlignN) < 0;
+    if (s.x) result.workspace_bytes += aligned_bytes(p.m() * s.k_padded);
+    if (s.y) result.workspace_bytes += aligned_bytes(s.n_padded * s.k_padded);
+    if (s.out) result.workspace_bytes += aligned_bytes(p.m() * s.n_padded * 2);
+  }
+  print_config_once(p, result.config);
+  *plan = result;
+  return {};
+}
+
+Status run_cuda(const GemmProblem& p, const Plan& plan, void* workspace, size_t workspace_bytes,
+                cudaStream_t stream) {
+  GEMM_INT8_RETURN_IF_ERROR(validate(p));
+  if (p.x.device.kind != Device::Kind::kCuda)
+    return Status::value_error("x: the CUDA path needs CUDA memory, x is on cpu");
+  if (plan.m != p.m() || plan.n != p.n() || plan.k != p.k())
+    return Status::value_error("run_cuda: the plan was made for another problem shape");
+  if (workspace_bytes < plan.workspace_bytes || (plan.workspace_bytes > 0 && !workspace))
+    return Status::value_error("workspace: " + std::to_string(plan.workspace_bytes) +
+                               " bytes needed, " + std::to_string(workspace_bytes) + " given");
+  ScopedDevice on_device(p.x.device.index);
+  GEMM_INT8_RETURN_IF_ERROR(on_device.status());
+  if (p.m() == 0 || p.n() == 0) return {};
+  if (p.k() == 0) return kernels::fill_bf16(p.out, 0.0f * p.epilogue.alpha_f32(), stream);
+
+  if (plan.config.family == KernelFamily::kSimt) return kernels::launch_simt(p, stream);
+
+  const Staging& s = plan.staging;
+  auto* next = static_cast<char*>(workspace);
+  auto take = [&](int64_t bytes) {
+    char* at = next;
+    next += aligned_bytes(bytes);
+    return at;
+  };
+  kernels::DenseGemm g;
+  g.m = static_cast<int>(p.m()), g.n = static_cast<int>(s.n_padded);
+  g.k = static_cast<int>(s.k_padded);
+  g.alpha = p.epilogue.alpha_f32();
+  g.x = static_cast<const int8_t*>(p.x.data), g.ld_x = dense_ld(p.x, kernels::kDenseAlignK);
+  g.y = static_cast<const int8_t*>(p.y.data), g.ld_y = dense_ld(p.y, kernels::kDenseAlignK);
+  g.out = p.out.data, g.ld_out = dense_ld(p.out, kernels::kDenseAlignN);
+  if (s.x) {
+    auto* staged = reinterpret_cast<int8_t*>(take(p.m() * s.k_padded));
+    GEMM_INT8_RETURN_IF_ERROR(kernels::stage_int8(p.x, staged, p.m(), s.k_padded, stream));
+    g.x = staged, g.ld_x = s.k_padded;
+  }
+  if (s.y) {
+    auto* staged = reinterpret_cast<int8_t*>(take(s.n_padded * s.k_padded));
+    GEMM_INT8_RETURN_IF_ERROR(kernels::stage_int8(p.y, staged, s.n_padded, s.k_padded, stream));
+    g.y = staged, g.ld_y = s.k_padded;
+  }
+  if (s.out) {
+    g.out = take(p.m() * s.n_padded * 2);
+    g.ld_out = s.n_padded;
+  }
+  GEMM_INT8_RETURN_IF_ERROR(kernels::launch_sm80(plan.config.row, g, stream));
+  if (s.out) return kernels::unstage_bf16(g.out, s.n_padded, p.out, stream);
+  return {};
+}
+
+}  // namespace gemm_int8

@@ -1,0 +1,109 @@
+#include <algorithm>
+#include <ostream>
+#include <sstream>
+
+#include "core/sm80_rows.h"
+#include "gemm_int8/config.h"
+
+namespace gemm_int8 {
+namespace {
+
+std::vector<KernelConfig> build_table() {
+  std::vector<KernelConfig> table;
+  // The SIMT family has one generic kernel: 64x64 CTA tile, K step 32, dp4a.
+  table.push_back({KernelFamily::kSimt, 0, "simt_t64x64x32", {64, 64, 32}, 1, 2 * 64 * 32});
+#define GEMM_INT8_SM80_CONFIG(name, tm, tn, tk, wm, wn, wk, stages) \
+  table.push_back({KernelFamily::kSm80, sm80::name, "sm80_" #name, {tm, tn, tk}, stages,   \
+                   (stages) * ((tm) + (tn)) * (tk)});
+#include "kernels/sm80/tile_configs.def"
+#undef GEMM_INT8_SM80_CONFIG
+  return table;
+}
+
+const KernelConfig& row_of(KernelFamily family, int row) {
+  const auto& all = all_configs();
+  return *std::find_if(all.begin(), all.end(), [&](const KernelConfig& c) {
+    return c.family == family && c.row == row;
+  });
+}
+
+// The sm80 boundaries. Each cites the measurement that chose it in
+// docs/performance.md.
+int sm80_row(const GemmProblem& p) {
+  // M <= 128: the 64x128 tile doubles the CTA count of small-M problems so
+  // more of the SMs have work (docs/performance.md, "Round 0", 2026-11-25,
+  // H100 SXM, M in {1..128} x 4096 x 4096).
+  if (p.m() <= 128) return sm80::t64x128x64_w32x64x64_s4;
+  return sm80::t128x256x64_w64x64x64_s3;
+}
+
+}  // namespace
+
+const char* family_name(KernelFamily family) {
+  switch (family) {
+    case KernelFamily::kSimt: return "simt";
+    case KernelFamily::kSm80: return "sm80";
+  }
+  return "unknown";
+}
+
+const std::vector<KernelConfig>& all_configs() {
+  static const std::vector<KernelConfig> table = build_table();
+  return table;
+}
+
+Status parse_kernel_override(const std::string& text, KernelOverride* out) {
+  *out = KernelOverride{};
+  if (text.empty() || text == "auto") return {};
+  for (KernelFamily f : {KernelFamily::kSimt, KernelFamily::kSm80}) {
+    if (text == family_name(f)) {
+      *out = KernelOverride{true, true, f, 0};
+      return {};
+    }
+  }
+  for (const KernelConfig& c : all_configs()) {
+    if (text == c.name) {
+      *out = KernelOverride{true, false, c.family, c.row};
+      return {};
+    }
+  }
+  std::ostringstream names;
+  names << "auto, simt, sm80";
+  for (const KernelConfig& c : all_configs()) names << ", " << c.name;
+  return Status::value_error("GEMM_INT8_FORCE_KERNEL='" + text +
+                             "' is not a kernel family or config; accepted: " + names.str());
+}
+
+Status choose_config(const GemmProblem& problem, const DeviceInfo& device,
+                     const KernelOverride& override_, KernelConfig* out) {
+  // Tensor cores from sm_80 on; the SIMT kernel for everything older.
+  const bool sm80_usable = device.cc() >= 80 && device.sm80_kernels_built;
+  const KernelFamily family = override_.forced ? override_.family
+                              : sm80_usable    ? KernelFamily::kSm80
+                                               : KernelFamily::kSimt;
+  if (family == KernelFamily::kSm80 && !sm80_usable) {
+    std::ostringstream os;
+    os << "GEMM_INT8_FORCE_KERNEL selects the sm80 family, which "
+       << (device.cc() < 80 ? "needs compute capability 8.0 or newer"
+                            : "this build did not compile for this GPU (see GEMM_INT8_CUDA_ARCHS)")
+       << "; this GPU is sm_" << device.cc();
+    return Status::not_supported(os.str());
+  }
+  if (override_.forced && !override_.whole_family) {
+    *out = row_of(family, override_.row);
+    return {};
+  }
+  switch (family) {
+    case KernelFamily::kSimt: *out = row_of(family, 0); break;
+    case KernelFamily::kSm80: *out = row_of(family, sm80_row(problem)); break;
+  }
+  return {};
+}
+
+std::ostream& operator<<(std::ostream& os, const KernelConfig& c) {
+  return os << c.name << " (family " << family_name(c.family) << ", tile " << c.tile.m << "x"
+            << c.tile.n << "x" << c.tile.k << ", " << c.stages << " stages, " << c.smem_bytes
+            << " B smem)";
+}
+
+}  // namespace gemm_int8

@@ -1,0 +1,55 @@
+#include "gemm_int8/problem.h"
+
+#include <ostream>
+
+namespace gemm_int8 {
+
+const char* dtype_name(DType dtype) {
+  switch (dtype) {
+    case DType::kInt8: return "int8";
+    case DType::kInt32: return "int32";
+    case DType::kBFloat16: return "bfloat16";
+    case DType::kFloat16: return "float16";
+    case DType::kFloat32: return "float32";
+    case DType::kUInt8: return "uint8";
+    case DType::kInt16: return "int16";
+    case DType::kInt64: return "int64";
+    case DType::kFloat64: return "float64";
+    case DType::kBool: return "bool";
+  }
+  return "unknown";
+}
+
+size_t dtype_size(DType dtype) {
+  switch (dtype) {
+    case DType::kInt8:
+    case DType::kUInt8:
+    case DType::kBool: return 1;
+    case DType::kBFloat16:
+    case DType::kFloat16:
+    case DType::kInt16: return 2;
+    case DType::kInt32:
+    case DType::kFloat32: return 4;
+    case DType::kInt64:
+    case DType::kFloat64: return 8;
+  }
+  return 0;
+}
+
+std::ostream& operator<<(std::ostream& os, DType dtype) { return os << dtype_name(dtype); }
+
+std::ostream& operator<<(std::ostream& os, const Device& device) {
+  if (device.kind == Device::Kind::kHost) return os << "cpu";
+  return os << "cuda:" << device.index;
+}
+
+std::ostream& operator<<(std::ostream& os, const GemmProblem& p) {
+  return os << "GemmProblem(M=" << p.m() << ", N=" << p.n() << ", K=" << p.k()
+            << ", x strides=(" << p.x.row_stride << ", " << p.x.col_stride << ")"
+            << ", y strides=(" << p.y.row_stride << ", " << p.y.col_stride << ")"
+            << ", out=" << p.out.dtype << " strides=(" << p.out.row_stride << ", "
+            << p.out.col_stride << "), alpha=" << p.epilogue.alpha << ", on " << p.x.device
+            << ")";
+}
+
+}  // namespace gemm_int8

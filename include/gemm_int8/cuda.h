@@ -1,0 +1,41 @@
+// CUDA entry points: plan once per problem shape, then run on a stream with
+// caller-provided workspace (the torch layer passes caching-allocator bytes).
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+
+#include "gemm_int8/config.h"
+#include "gemm_int8/problem.h"
+#include "gemm_int8/status.h"
+
+namespace gemm_int8 {
+
+// Operands the chosen kernel cannot read or write in place are staged
+// through workspace (zero-padded to the kernel's alignment).
+struct Staging {
+  bool x = false;
+  bool y = false;
+  bool out = false;
+  int64_t k_padded = 0;   // K the kernel sees
+  int64_t n_padded = 0;   // N the kernel sees (y and out staged if it differs)
+};
+
+struct Plan {
+  int64_t m = 0, n = 0, k = 0;  // the shape the plan was made for
+  KernelConfig config;
+  Staging staging;
+  size_t workspace_bytes = 0;
+};
+
+// Validates the problem, reads the device, applies GEMM_INT8_FORCE_KERNEL and
+// chooses a kernel. Cheap: device facts are cached per ordinal.
+Status plan_cuda(const GemmProblem& problem, Plan* plan);
+
+// Runs a plan made for this problem's shape. Launches on `stream` (which must
+// belong to the problem's device); never synchronizes.
+Status run_cuda(const GemmProblem& problem, const Plan& plan, void* workspace,
+                size_t workspace_bytes, cudaStream_t stream);
+
+}  // namespace gemm_int8

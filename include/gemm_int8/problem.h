@@ -1,0 +1,78 @@
+// The problem description shared by every layer: what to compute, on which
+// memory, with which epilogue. Plain data, no torch, no CUDA types.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <iosfwd>
+
+namespace gemm_int8 {
+
+// Operand dtypes the kernels take, plus the common ones callers may pass by
+// mistake, so validation can name them.
+enum class DType : uint8_t {
+  kInt8, kInt32, kBFloat16, kFloat16, kFloat32,
+  kUInt8, kInt16, kInt64, kFloat64, kBool,
+};
+
+const char* dtype_name(DType dtype);
+size_t dtype_size(DType dtype);
+
+// Where a matrix lives. index is the CUDA ordinal; ignored for host memory.
+struct Device {
+  enum class Kind : uint8_t { kHost, kCuda };
+  Kind kind = Kind::kHost;
+  int index = 0;
+
+  static Device host() { return {Kind::kHost, 0}; }
+  static Device cuda(int index) { return {Kind::kCuda, index}; }
+  bool operator==(const Device& o) const {
+    return kind == o.kind && (kind == Kind::kHost || index == o.index);
+  }
+  bool operator!=(const Device& o) const { return !(*this == o); }
+};
+
+// A strided 2-D view. Strides are in elements and may be anything >= 0, so
+// transposed and sliced operands are described without copies.
+template <typename Pointer>
+struct BasicMatrixView {
+  Pointer data = nullptr;
+  DType dtype = DType::kInt8;
+  Device device;
+  int64_t rows = 0;
+  int64_t cols = 0;
+  int64_t row_stride = 0;
+  int64_t col_stride = 1;
+};
+using MatrixView = BasicMatrixView<const void*>;
+using MutableMatrixView = BasicMatrixView<void*>;
+
+// What happens between the int32 accumulator and the stored output:
+//   out = round_to_out_dtype(float(acc) * alpha), all arithmetic in float32.
+// Later epilogues (per-row/per-column scales, bias, zero point, alpha read
+// from device memory) extend this struct; docs/design.md keeps the contract.
+struct Epilogue {
+  double alpha = 1.0;  // validated finite and within float32 range
+  float alpha_f32() const { return static_cast<float>(alpha); }
+};
+
+// out (M x N) = epilogue(x (M x K) . y (N x K)^T)
+struct GemmProblem {
+  MatrixView x;
+  MatrixView y;
+  MutableMatrixView out;
+  Epilogue epilogue;
+
+  int64_t m() const { return x.rows; }
+  int64_t n() const { return y.rows; }
+  int64_t k() const { return x.cols; }
+};
+
+// |sum of K int8 products| <= 16384 * K must fit in int32.
+constexpr int64_t kMaxK = 131071;
+
+std::ostream& operator<<(std::ostream& os, DType dtype);
+std::ostream& operator<<(std::ostream& os, const Device& device);
+std::ostream& operator<<(std::ostream& os, const GemmProblem& problem);
+
+}  // namespace gemm_int8

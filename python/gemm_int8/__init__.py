@@ -1,0 +1,10 @@
+"""gemm_int8: exact int8 GEMM for PyTorch on NVIDIA GPUs and CPUs."""
+
+from gemm_int8 import _library
+
+_library.load()
+
+from gemm_int8.ops import matmul  # noqa: E402
+
+__version__ = "0.1.0"
+__all__ = ["matmul", "__version__"]
