@@ -18,7 +18,8 @@ DType to_dtype(const at::Tensor& t, const char* name) {
     case at::kDouble: return DType::kFloat64;
     case at::kBool: return DType::kBool;
     default:
-      TORCH_CHECK_TYPE(false, name, ": dtype ", t.dtype(), " is not supported by gemm_int8");
+      TORCH_CHECK_TYPE(false, name, ": dtype torch.", c10::getDtypeNames(t.scalar_type()).first,
+                       " is not supported by gemm_int8");
   }
 }
 

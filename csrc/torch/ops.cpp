@@ -6,6 +6,7 @@
 TORCH_LIBRARY(gemm_int8, m) {
   // bf16 (x @ y.T) * alpha for int8 x (..., K), y (N, K); exact int32 accumulation.
   m.def("matmul(Tensor x, Tensor y, float alpha=1.0) -> Tensor");
-  // matmul into a caller-provided bf16 tensor of shape (..., N).
-  m.def("matmul.out(Tensor x, Tensor y, float alpha=1.0, *, Tensor(a!) out) -> Tensor(a!)");
+  // matmul into a caller-provided bf16 tensor of shape (..., N). Returns
+  // nothing, as torch.compile's functionalization requires of mutating ops.
+  m.def("matmul_out(Tensor x, Tensor y, float alpha=1.0, *, Tensor(a!) out) -> ()");
 }

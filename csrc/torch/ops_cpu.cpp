@@ -12,16 +12,16 @@ at::Tensor matmul_cpu_op(const at::Tensor& x, const at::Tensor& y, double alpha)
   return matmul_new(x, y, alpha, compute_cpu);
 }
 
-at::Tensor& matmul_out_cpu_op(const at::Tensor& x, const at::Tensor& y, double alpha,
+void matmul_out_cpu_op(const at::Tensor& x, const at::Tensor& y, double alpha,
                               at::Tensor& out) {
-  return matmul_into(x, y, alpha, out, compute_cpu);
+  matmul_into(x, y, alpha, out, compute_cpu);
 }
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(gemm_int8, CPU, m) {
   m.impl("matmul", &matmul_cpu_op);
-  m.impl("matmul.out", &matmul_out_cpu_op);
+  m.impl("matmul_out", &matmul_out_cpu_op);
 }
 
 }  // namespace gemm_int8::torch_ops

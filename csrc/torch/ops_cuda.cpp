@@ -32,16 +32,16 @@ at::Tensor matmul_cuda_op(const at::Tensor& x, const at::Tensor& y, double alpha
   return matmul_new(x, y, alpha, compute_cuda);
 }
 
-at::Tensor& matmul_out_cuda_op(const at::Tensor& x, const at::Tensor& y, double alpha,
+void matmul_out_cuda_op(const at::Tensor& x, const at::Tensor& y, double alpha,
                                at::Tensor& out) {
-  return matmul_into(x, y, alpha, out, compute_cuda);
+  matmul_into(x, y, alpha, out, compute_cuda);
 }
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(gemm_int8, CUDA, m) {
   m.impl("matmul", &matmul_cuda_op);
-  m.impl("matmul.out", &matmul_out_cuda_op);
+  m.impl("matmul_out", &matmul_out_cuda_op);
 }
 
 }  // namespace gemm_int8::torch_ops

@@ -31,7 +31,8 @@ def matmul(
     """
     if out is None:
         return torch.ops.gemm_int8.matmul.default(x, y, float(alpha))
-    return torch.ops.gemm_int8.matmul.out(x, y, float(alpha), out=out)
+    torch.ops.gemm_int8.matmul_out.default(x, y, float(alpha), out=out)
+    return out
 
 
 def _check_meta(x: torch.Tensor, y: torch.Tensor) -> list:
@@ -51,11 +52,10 @@ def _matmul_fake(x: torch.Tensor, y: torch.Tensor, alpha: float = 1.0) -> torch.
     return x.new_empty(_check_meta(x, y), dtype=torch.bfloat16)
 
 
-@torch.library.register_fake("gemm_int8::matmul.out")
+@torch.library.register_fake("gemm_int8::matmul_out")
 def _matmul_out_fake(
     x: torch.Tensor, y: torch.Tensor, alpha: float = 1.0, *, out: torch.Tensor
-) -> torch.Tensor:
+) -> None:
     shape = _check_meta(x, y)
     torch._check(out.dtype == torch.bfloat16, lambda: f"out: expected bfloat16, got {out.dtype}")
     torch._check(list(out.shape) == shape, lambda: f"out: expected shape {shape}, got {list(out.shape)}")
-    return out

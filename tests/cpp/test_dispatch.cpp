@@ -1,0 +1,94 @@
+#include <gtest/gtest.h>
+
+#include <set>
+#include <sstream>
+
+#include "gemm_int8/config.h"
+#include "test_helpers.h"
+
+namespace gemm_int8 {
+namespace {
+
+using testing::HostProblem;
+
+DeviceInfo device(int major, int minor) {
+  DeviceInfo d;
+  d.cc_major = major, d.cc_minor = minor, d.sm_count = 132;
+  return d;
+}
+
+KernelConfig choose(int64_t m, int64_t n, int64_t k, const DeviceInfo& d,
+                    const std::string& force = "") {
+  HostProblem h(m, n, k);
+  KernelOverride o;
+  EXPECT_TRUE(parse_kernel_override(force, &o).ok());
+  KernelConfig c;
+  const Status st = choose_config(h.problem, d, o, &c);
+  EXPECT_TRUE(st.ok()) << st.message();
+  return c;
+}
+
+TEST(Dispatch, TableNamesAreUniqueAndPrefixedByFamily) {
+  std::set<std::string> names;
+  for (const KernelConfig& c : all_configs()) {
+    EXPECT_TRUE(names.insert(c.name).second) << c.name;
+    EXPECT_EQ(std::string(c.name).rfind(family_name(c.family), 0), 0u) << c.name;
+    EXPECT_GT(c.tile.m * c.tile.n * c.tile.k, 0);
+  }
+  EXPECT_GE(names.size(), 2u);
+}
+
+TEST(Dispatch, TensorCoresFromSm80) {
+  EXPECT_EQ(choose(512, 4096, 4096, device(8, 0)).family, KernelFamily::kSm80);
+  EXPECT_EQ(choose(512, 4096, 4096, device(8, 9)).family, KernelFamily::kSm80);
+  EXPECT_EQ(choose(512, 4096, 4096, device(9, 0)).family, KernelFamily::kSm80);
+  EXPECT_EQ(choose(512, 4096, 4096, device(7, 5)).family, KernelFamily::kSimt);
+}
+
+TEST(Dispatch, FallsBackWhenSm80KernelsWereNotBuilt) {
+  DeviceInfo d = device(9, 0);
+  d.sm80_kernels_built = false;
+  EXPECT_EQ(choose(512, 4096, 4096, d).family, KernelFamily::kSimt);
+}
+
+TEST(Dispatch, SmallMUsesTheSmallTile) {
+  const KernelConfig small = choose(128, 4096, 4096, device(9, 0));
+  const KernelConfig large = choose(129, 4096, 4096, device(9, 0));
+  EXPECT_LT(small.tile.m, large.tile.m);
+  EXPECT_EQ(choose(1, 4096, 4096, device(9, 0)).name, std::string(small.name));
+}
+
+TEST(Dispatch, ForcedFamilyAndRow) {
+  EXPECT_EQ(choose(512, 512, 512, device(9, 0), "simt").family, KernelFamily::kSimt);
+  const KernelConfig& last = all_configs().back();
+  const KernelConfig c = choose(4096, 4096, 4096, device(9, 0), last.name);
+  EXPECT_EQ(std::string(c.name), last.name);
+}
+
+TEST(Dispatch, ForcingSm80OnAnOldGpuIsNotSupported) {
+  HostProblem h(8, 8, 8);
+  KernelOverride o;
+  ASSERT_TRUE(parse_kernel_override("sm80", &o).ok());
+  KernelConfig c;
+  const Status st = choose_config(h.problem, device(7, 5), o, &c);
+  EXPECT_EQ(st.code(), StatusCode::kNotSupported);
+  EXPECT_NE(st.message().find("compute capability 8.0"), std::string::npos) << st.message();
+}
+
+TEST(Dispatch, UnknownOverrideListsTheAcceptedNames) {
+  KernelOverride o;
+  const Status st = parse_kernel_override("fastest", &o);
+  EXPECT_EQ(st.code(), StatusCode::kValueError);
+  EXPECT_NE(st.message().find("accepted: auto, simt, sm80"), std::string::npos) << st.message();
+  EXPECT_TRUE(parse_kernel_override("auto", &o).ok());
+  EXPECT_FALSE(o.forced);
+}
+
+TEST(Dispatch, ConfigsPrint) {
+  std::ostringstream os;
+  os << all_configs().front();
+  EXPECT_NE(os.str().find("family"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace gemm_int8

@@ -1,0 +1,63 @@
+"""Randomized exactness sweep on the GPU, once per kernel family."""
+
+import os
+
+import pytest
+import torch
+from conftest import requires_cuda
+from reference import assert_bitwise_equal, reference_matmul
+
+import gemm_int8
+
+SWEEP_SHAPES = int(os.environ.get("GEMM_INT8_TEST_SWEEP_SHAPES", "300"))
+
+
+def _random_shapes(rng: torch.Generator, count: int):
+    """M, N, K in 1..5000; a third of each drawn small, so edges get hit often."""
+    for _ in range(count):
+        dims = []
+        for _ in range(3):
+            hi = 5000 if torch.rand((), generator=rng).item() > 0.33 else 130
+            dims.append(int(torch.randint(1, hi + 1, (), generator=rng)))
+        yield tuple(dims)
+
+
+@requires_cuda
+def test_random_shape_sweep(cuda_family):
+    seed = int.from_bytes(os.urandom(4), "little")
+    rng = torch.Generator().manual_seed(seed)
+    data_rng = torch.Generator(device="cuda").manual_seed(seed)
+    for m, n, k in _random_shapes(rng, SWEEP_SHAPES):
+        x = torch.randint(-128, 128, (m, k), dtype=torch.int8, device="cuda", generator=data_rng)
+        y = torch.randint(-128, 128, (n, k), dtype=torch.int8, device="cuda", generator=data_rng)
+        alpha = float(torch.empty((), dtype=torch.float64).uniform_(-4, 4, generator=rng))
+        out = torch.full((m, n), float("nan"), dtype=torch.bfloat16, device="cuda")
+        gemm_int8.matmul(x, y, alpha, out=out)
+        assert_bitwise_equal(
+            out, reference_matmul(x, y, alpha), f"family={cuda_family} seed={seed} {m}x{n}x{k}"
+        )
+
+
+@requires_cuda
+def test_runs_on_current_stream(cuda_family):
+    x = torch.randint(-128, 128, (512, 1024), dtype=torch.int8, device="cuda")
+    y = torch.randint(-128, 128, (768, 1024), dtype=torch.int8, device="cuda")
+    stream = torch.cuda.Stream()
+    with torch.cuda.stream(stream):
+        out = gemm_int8.matmul(x, y)
+    stream.synchronize()
+    assert_bitwise_equal(out, reference_matmul(x, y))
+
+
+@requires_cuda
+def test_cuda_graph_capture(cuda_family):
+    x = torch.randint(-128, 128, (64, 256), dtype=torch.int8, device="cuda")
+    y = torch.randint(-128, 128, (200, 256), dtype=torch.int8, device="cuda")
+    gemm_int8.matmul(x, y)  # warm up outside capture (plans, lazy module load)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = gemm_int8.matmul(x, y, 0.5)
+    x.copy_(torch.randint(-128, 128, x.shape, dtype=torch.int8, device="cuda"))
+    graph.replay()
+    torch.cuda.synchronize()
+    assert_bitwise_equal(out, reference_matmul(x, y, 0.5))
