@@ -1,0 +1,118 @@
+"""PNG plots, drawn only when matplotlib is importable.
+
+speedup.png: per (N, K) a group of bars, one bar per M, of each contender's
+speedup over torch bf16 (the layout of the original library's figure).
+time_vs_m.png: median time against M for every (N, K) measured at several
+M, i.e. the decode sweep, one line per contender.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["write_plots"]
+
+
+def _load_matplotlib():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # files only; never needs a display
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    return Figure, matplotlib.colormaps["viridis"]
+
+
+def _ok_median(entry: dict):
+    return entry.get("median_us") if entry.get("status") == "ok" else None
+
+
+def _nk_groups(results: list[dict]) -> dict[tuple[int, int], list[dict]]:
+    groups: dict[tuple[int, int], list[dict]] = {}
+    for row in results:
+        groups.setdefault((row["n"], row["k"]), []).append(row)
+    return groups
+
+
+def _speedup_figure(mpl, doc: dict, path: Path) -> bool:
+    Figure, cmap = mpl
+    contenders = [c for c in doc["contenders"] if not c["baseline"]]
+    groups = _nk_groups(doc["results"])
+    plotted = [
+        c
+        for c in contenders
+        if any(r["contenders"].get(c["name"], {}).get("speedup_vs_bf16") for r in doc["results"])
+    ]
+    if not plotted:
+        return False
+    ms = sorted({r["m"] for r in doc["results"]})
+    width = max(6.0, 1.0 + 0.25 * len(ms) * len(groups))
+    fig = Figure(figsize=(min(width, 30.0), 3.2 * len(plotted)), layout="constrained")
+    axes = fig.subplots(len(plotted), 1, squeeze=False)[:, 0]
+    bar_w = 0.8 / len(ms)
+    for ax, c in zip(axes, plotted):
+        for j, m in enumerate(ms):
+            xs, ys = [], []
+            for gi, rows in enumerate(groups.values()):
+                row = next((r for r in rows if r["m"] == m), None)
+                s = row and row["contenders"].get(c["name"], {}).get("speedup_vs_bf16")
+                if s:
+                    xs.append(gi - 0.4 + bar_w * (j + 0.5))
+                    ys.append(s)
+            if xs:
+                ax.bar(xs, ys, bar_w, label=f"M={m}", color=cmap(j / max(1, len(ms) - 1)))
+        ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
+        ax.set_xticks(range(len(groups)), [f"N={n}\nK={k}" for n, k in groups])
+        ax.set_ylabel(f"{c['label']}\nspeedup over bf16")
+        ax.legend(fontsize="small", ncol=min(len(ms), 6), loc="upper left")
+    axes[0].set_title(f"speedup over torch bf16 matmul — {doc['device']['name']}")
+    fig.savefig(path, dpi=120)
+    return True
+
+
+def _time_vs_m_figure(mpl, doc: dict, path: Path) -> bool:
+    Figure = mpl[0]
+    groups = {
+        nk: sorted(rows, key=lambda r: r["m"])
+        for nk, rows in _nk_groups(doc["results"]).items()
+        if len({r["m"] for r in rows}) >= 2
+    }
+    if not groups:
+        return False
+    groups = dict(list(groups.items())[:9])  # keeps the figure readable
+    fig = Figure(figsize=(5.0 * min(3, len(groups)), 3.8 * ((len(groups) + 2) // 3)))
+    fig.set_layout_engine("constrained")
+    cols = min(3, len(groups))
+    axes = fig.subplots((len(groups) + cols - 1) // cols, cols, squeeze=False).flatten()
+    for ax, ((n, k), rows) in zip(axes, groups.items()):
+        for c in doc["contenders"]:
+            pts = [(r["m"], _ok_median(r["contenders"].get(c["name"], {}))) for r in rows]
+            pts = [(m, t) for m, t in pts if t]
+            if pts:
+                ax.plot(*zip(*pts), marker="o", label=c["label"])
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("M (tokens)")
+        ax.set_ylabel("median µs")
+        ax.set_title(f"N={n}, K={k}")
+        ax.grid(True, which="both", linewidth=0.3)
+    for ax in axes[len(groups) :]:
+        ax.set_visible(False)
+    axes[0].legend(fontsize="small")
+    fig.suptitle(f"time vs M — {doc['device']['name']}")
+    fig.savefig(path, dpi=120)
+    return True
+
+
+def write_plots(doc: dict, out_dir: Path) -> tuple[list[Path], str | None]:
+    """Writes the PNGs; returns (paths written, reason for writing none or None)."""
+    mpl = _load_matplotlib()
+    if mpl is None:
+        return [], "matplotlib is not installed: skipping plots (pip install matplotlib)"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, draw in (("speedup.png", _speedup_figure), ("time_vs_m.png", _time_vs_m_figure)):
+        if draw(mpl, doc, out_dir / name):
+            written.append(out_dir / name)
+    return written, None if written else "nothing to plot (no shape with a bf16 speedup)"

@@ -1,0 +1,215 @@
+"""The results table (terminal and markdown), the summary, and the JSON file."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+__all__ = ["format_table", "markdown_report", "summarize_results", "text_report", "write_json"]
+
+HEADERS = [
+    "shape",
+    "contender",
+    "median µs",
+    "IQR µs",
+    "min µs",
+    "max µs",
+    "TOPS",
+    "% peak",
+    "vs bf16",
+    "× mem floor",
+    "check",
+]
+
+
+def _us(v) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.2f}" if v < 10 else f"{v:.1f}" if v < 1000 else f"{v:.0f}"
+
+
+def _num(v, spec: str, suffix: str = "") -> str:
+    return "-" if v is None else f"{v:{spec}}{suffix}"
+
+
+def _status_cell(e: dict) -> str:
+    status = e.get("status", "not run")
+    if status == "wrong":
+        return "WRONG"
+    if status in ("refused", "failed"):
+        return f"{status}: {e.get('detail', '?')}"
+    return status
+
+
+def _check_cell(e: dict) -> str:
+    check = e.get("check") or {}
+    if e.get("status") == "wrong":
+        detail = e.get("detail", "")
+        return detail if len(detail) <= 60 else detail[:57] + "..."
+    if not check:
+        return "-"
+    if check.get("method") == "bitwise":
+        return "bit-exact"
+    return f"rel {check.get('rel_error', float('nan')):.1e}"
+
+
+def table_rows(doc: dict) -> list[list[str]]:
+    names = [c["name"] for c in doc["contenders"]]
+    labels = {c["name"]: c["label"] for c in doc["contenders"]}
+    rows = []
+    for row in doc["results"]:
+        show_floor = row.get("memory_bound") in (True, None)
+        for i, name in enumerate(names):
+            e = row["contenders"].get(name, {"status": "not run"})
+            ok = e.get("status") == "ok" and e.get("median_us") is not None
+            shape = row["shape"] if i == 0 else ""
+            if not ok:
+                rows.append([shape, labels[name], _status_cell(e)] + ["-"] * 7 + [_check_cell(e)])
+                continue
+            rows.append(
+                [
+                    shape,
+                    labels[name],
+                    _us(e["median_us"]),
+                    _us(e.get("iqr_us")),
+                    _us(e.get("min_us")),
+                    _us(e.get("max_us")),
+                    _num(e.get("tops"), ".1f"),
+                    _num(e.get("pct_peak"), ".1f", "%"),
+                    _num(e.get("speedup_vs_bf16"), ".2f", "x"),
+                    _num(e.get("time_over_mem_floor") if show_floor else None, ".2f", "x"),
+                    _check_cell(e),
+                ]
+            )
+    return rows
+
+
+def format_table(headers: list[str], rows: list[list[str]]) -> str:
+    """Fixed-width text table; columns after the first two are right-aligned numbers."""
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+
+    def line(cells):
+        parts = [
+            c.ljust(w) if i < 2 or i == len(cells) - 1 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths))
+        ]
+        return "  ".join(parts).rstrip()
+
+    out = [line(headers), line(["-" * w for w in widths])]
+    for r in rows:
+        if r[0] and len(out) > 2:
+            out.append("")  # a blank line between shapes
+        out.append(line(r))
+    return "\n".join(out)
+
+
+def _geomean(values: list[float]) -> float | None:
+    values = [v for v in values if v and v > 0]
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
+
+
+def summarize_results(doc: dict) -> dict:
+    """Per contender: status counts and the geometric-mean speedup over bf16."""
+    summary = {}
+    for c in doc["contenders"]:
+        entries = [r["contenders"].get(c["name"], {}) for r in doc["results"]]
+        counts = {}
+        for e in entries:
+            counts[e.get("status", "not run")] = counts.get(e.get("status", "not run"), 0) + 1
+        speedups = [e.get("speedup_vs_bf16") for e in entries if e.get("speedup_vs_bf16")]
+        summary[c["name"]] = {
+            "status_counts": counts,
+            "geomean_speedup_vs_bf16": _geomean(speedups),
+            "shapes_with_speedup": len(speedups),
+        }
+    return summary
+
+
+def _header_lines(doc: dict) -> list[str]:
+    dev, settings, timer = doc["device"], doc["settings"], doc["timer"]
+    lib = doc["environment"]["gemm_int8"]
+    peak = dev.get("peak_tops")
+    peak_text = (
+        f"int8 {peak['int8']:.0f} TOPS, bf16 {peak['bf16']:.0f} TFLOPS ({dev['peak_source']})"
+        if peak
+        else "unknown peak (GPU not in the table; % peak not reported)"
+    )
+    commit = lib.get("git_commit")
+    commit_text = f" @ {commit[:12]}{' (dirty)' if lib.get('git_dirty') else ''}" if commit else ""
+    reps = settings["reps"]
+    reps_text = (
+        f"adaptive ({settings['min_reps']}-{settings['max_reps']}, ~{settings['budget_s']} s a shape)"
+        if reps == "auto"
+        else str(reps)
+    )
+    return [
+        f"device: {dev['name']}",
+        f"peak: {peak_text}",
+        f"copy bandwidth: {dev['copy_bandwidth']['gb_per_s']:.0f} GB/s (read + write, measured)",
+        f"timing: {timer['method']}; warm-up {settings['warmup']} rounds; reps {reps_text}",
+        f"alpha: {settings['alpha']}; seed {settings['seed']}",
+        f"gemm_int8 {lib.get('version')}{commit_text}; torch {doc['environment']['torch']}",
+    ]
+
+
+def _summary_lines(doc: dict) -> list[str]:
+    labels = {c["name"]: c["label"] for c in doc["contenders"]}
+    lines = []
+    for name, s in doc["summary"].items():
+        counts = ", ".join(f"{v} {k}" for k, v in sorted(s["status_counts"].items()))
+        g = s["geomean_speedup_vs_bf16"]
+        speed = f"geomean {g:.2f}x vs bf16 over {s['shapes_with_speedup']} shapes" if g else ""
+        lines.append(f"{labels[name]}: {counts}{'; ' + speed if speed else ''}")
+    return lines
+
+
+def text_report(doc: dict) -> str:
+    parts = _header_lines(doc) + ["", format_table(HEADERS, table_rows(doc)), ""]
+    parts += _summary_lines(doc)
+    if doc.get("stopped"):
+        parts.append(f"RUN STOPPED EARLY: {doc['stopped']}")
+    return "\n".join(parts)
+
+
+def _md_escape(cell: str) -> str:
+    return cell.replace("|", "\\|") or " "
+
+
+def markdown_report(doc: dict) -> str:
+    out = ["# gemm_int8 benchmark", ""]
+    out += [f"- {line}" for line in _header_lines(doc)]
+    out += [f"- command: `{' '.join(doc['command'])}`", f"- date: {doc['created']}", ""]
+    out.append("| " + " | ".join(HEADERS) + " |")
+    out.append("|" + "|".join(["---"] * 2 + ["---:"] * 8 + ["---"]) + "|")
+    for r in table_rows(doc):
+        out.append("| " + " | ".join(_md_escape(c) for c in r) + " |")
+    out += ["", "## Summary", ""] + [f"- {line}" for line in _summary_lines(doc)]
+    if doc.get("stopped"):
+        out += ["", f"**Run stopped early:** {doc['stopped']}"]
+    out += [
+        "",
+        "Columns: median, interquartile range, min and max of the per-call times; TOPS = 2MNK /"
+        " median; % peak of the dense datasheet peak for the contender's math (int8, or bf16 for"
+        " torch bf16); vs bf16 = bf16 median / this median; × mem floor = median / ((MK + NK +"
+        " 2MN) bytes / measured copy bandwidth), shown for memory-bound shapes. See"
+        " docs/benchmark.md.",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _finite(obj):
+    """JSON has no NaN or infinity: write them as null."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def write_json(doc: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(_finite(doc), indent=1, allow_nan=False) + "\n")

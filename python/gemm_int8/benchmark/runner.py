@@ -1,0 +1,221 @@
+"""Runs every contender on every shape: inputs, reference, checks, timing, figures."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+from gemm_int8.benchmark.checks import check_output, exact_accumulator, scaled_bf16
+from gemm_int8.benchmark.contenders import Contender, Problem, describe_failure
+from gemm_int8.benchmark.env import ClockReader, known_peak
+from gemm_int8.benchmark.progress import Progress
+from gemm_int8.benchmark.shapes import Shape
+from gemm_int8.benchmark.timing import (
+    CpuTimer,
+    CudaTimer,
+    copy_bandwidth,
+    measure,
+    spin_up,
+    summarize,
+)
+
+__all__ = ["DeviceBroken", "Settings", "run"]
+
+
+@dataclass
+class Settings:
+    alpha: float = 0.01
+    seed: int = 0
+    warmup: int = 5
+    reps: int | None = None  # None: adaptive, see timing.measure
+    budget_s: float = 0.5  # timed seconds per shape when adaptive
+    min_reps: int = 20
+    max_reps: int = 1000
+    save_samples: bool = False
+    progress: bool = True
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["reps"] = "auto" if self.reps is None else self.reps
+        del d["progress"]
+        return d
+
+
+class DeviceBroken(RuntimeError):
+    """The CUDA context is unusable (a sticky fault): later measurements would be garbage."""
+
+
+def _check_device(device: torch.device) -> None:
+    if device.type != "cuda":
+        return
+    try:
+        torch.cuda.synchronize(device)
+    except Exception as exc:
+        raise DeviceBroken(str(exc)) from exc
+
+
+def _inputs(shape: Shape, seed: int, device: torch.device):
+    # Seeded by the shape too, so a shape sees the same data whatever else runs.
+    gen = torch.Generator(device=device)
+    gen.manual_seed(hash((seed, shape.m, shape.n, shape.k)) & (2**63 - 1))
+    x = torch.randint(-128, 128, (shape.m, shape.k), dtype=torch.int8, device=device, generator=gen)
+    y = torch.randint(-128, 128, (shape.n, shape.k), dtype=torch.int8, device=device, generator=gen)
+    return x, y
+
+
+def _failure(exc: BaseException) -> dict:
+    status, reason = describe_failure(exc)
+    return {"status": status, "detail": reason, "error": str(exc)[:2000]}
+
+
+def _run_shape(shape, contenders, settings, device, timer) -> dict:
+    entries: dict[str, dict] = {}
+    try:
+        x, y = _inputs(shape, settings.seed, device)
+        acc = exact_accumulator(x, y)
+        want = scaled_bf16(acc, settings.alpha)
+    except torch.OutOfMemoryError:
+        note = {"status": "failed", "detail": "out of memory (inputs or reference)"}
+        return {c.name: dict(note) for c in contenders}
+    problem = Problem(x, y, settings.alpha)
+
+    fns = {}
+    for c in contenders:
+        try:
+            fn = c.make(problem)
+            out = fn()  # the first call also compiles / autotunes where a contender does
+            _check_device(device)
+        except DeviceBroken:
+            raise
+        except Exception as exc:
+            _check_device(device)
+            entries[c.name] = _failure(exc)
+            continue
+        check = check_output(out, acc, settings.alpha, c.expect, want)
+        del out
+        if check.ok:
+            entries[c.name] = {"status": "ok", "detail": check.detail, "check": check.as_dict()}
+            fns[c.name] = fn
+        else:
+            entries[c.name] = {"status": "wrong", "detail": check.detail, "check": check.as_dict()}
+
+    if fns:
+        try:
+            times, last = measure(
+                timer,
+                fns,
+                warmup=settings.warmup,
+                reps=settings.reps,
+                budget_s=settings.budget_s,
+                rep_range=(settings.min_reps, settings.max_reps),
+            )
+        except Exception as exc:
+            _check_device(device)
+            for name in fns:
+                entries[name] = _failure(exc)
+                entries[name]["detail"] = "while timing: " + entries[name]["detail"]
+            return entries
+        by_name = {c.name: c for c in contenders}
+        for name, out in last.items():
+            # The last timed call is checked too: a race or a stale buffer shows up here.
+            check = check_output(out, acc, settings.alpha, by_name[name].expect, want)
+            if not check.ok:
+                entries[name] = {
+                    "status": "wrong",
+                    "detail": "last timed call: " + check.detail,
+                    "check": check.as_dict(),
+                }
+                continue
+            entries[name].update(summarize(times[name]))
+            if settings.save_samples:
+                entries[name]["samples_us"] = [round(t, 3) for t in times[name]]
+    return entries
+
+
+def _add_figures(row: dict, contenders: list[Contender], device_info: dict) -> None:
+    """TOPS, % of peak, speedup over the baseline, and the memory floor for one shape."""
+    flops, nbytes = 2 * row["m"] * row["n"] * row["k"], row["min_bytes"]
+    peaks = device_info.get("peak_tops") or {}
+    bw = device_info["copy_bandwidth"]["gb_per_s"]
+    row["mem_floor_us"] = nbytes / (bw * 1e9) * 1e6
+    row["compute_floor_us"] = flops / (peaks["int8"] * 1e12) * 1e6 if "int8" in peaks else None
+    row["memory_bound"] = (
+        row["mem_floor_us"] >= row["compute_floor_us"] if row["compute_floor_us"] else None
+    )
+    base = next((c.name for c in contenders if c.baseline), None)
+    base_entry = row["contenders"].get(base, {})
+    base_us = base_entry.get("median_us") if base_entry.get("status") == "ok" else None
+    for c in contenders:
+        e = row["contenders"][c.name]
+        if e.get("status") != "ok" or "median_us" not in e:
+            continue
+        t = e["median_us"]
+        e["tops"] = flops / (t * 1e-6) / 1e12
+        e["pct_peak"] = 100 * e["tops"] / peaks[c.math] if c.math in peaks else None
+        e["speedup_vs_bf16"] = base_us / t if base_us else None
+        e["time_over_mem_floor"] = t / row["mem_floor_us"]
+
+
+def describe_device(device: torch.device) -> dict:
+    """Name, peak and measured copy bandwidth of the device the run uses."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        match = known_peak(name)
+        bw = copy_bandwidth(device, 1 << 30)
+    else:
+        from gemm_int8.benchmark.env import _cpu_model
+
+        name, match = _cpu_model(), None
+        bw = copy_bandwidth(device, 64 << 20)
+    return {
+        "type": device.type,
+        "name": name,
+        "peak_tops": match[1] if match else None,
+        "peak_source": f"datasheet, dense: {match[0]}" if match else "unknown peak",
+        "copy_bandwidth": bw,
+    }
+
+
+def run(shapes: list[Shape], contenders: list[Contender], settings: Settings, device) -> dict:
+    """Benchmarks ``shapes``; returns {"device", "timer", "results", "stopped"}."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        spin_up(device)
+        timer = CudaTimer(device)
+        clock = ClockReader(device)
+    else:
+        timer, clock = CpuTimer(), None
+    info = describe_device(device)
+    timer_info = {"method": timer.kind, "l2_flush_bytes": timer.flush_bytes}
+    if clock is not None:
+        timer_info["clock_method"] = clock.method
+
+    results, stopped = [], None
+    bar = Progress(len(shapes), "benchmark", enabled=settings.progress)
+    try:
+        for shape in shapes:
+            bar.start(shape.label)
+            row = {
+                "shape": shape.label,
+                "m": shape.m,
+                "n": shape.n,
+                "k": shape.k,
+                "tags": list(shape.tags),
+                "min_bytes": shape.min_bytes,
+            }
+            row["contenders"] = _run_shape(shape, contenders, settings, device, timer)
+            row["sm_clock_mhz"] = clock.read() if clock is not None else None
+            _add_figures(row, contenders, info)
+            results.append(row)
+            bar.advance()
+            if device.type == "cuda":
+                torch.cuda.empty_cache()  # a later, larger shape must not OOM on fragments
+    except DeviceBroken as exc:
+        stopped = f"CUDA device unusable after a fault, run stopped: {exc}"
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+    finally:
+        bar.close()
+    return {"device": info, "timer": timer_info, "results": results, "stopped": stopped}
