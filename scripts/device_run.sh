@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/device_out}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
+# The GPU image's default CXX (/opt/gcc/bin/g++) links libstdc++ statically
+# into shared libraries; two libstdc++ copies in one process crashed in
+# iostream formatting (2026-11-25). Build with the system compiler.
+export CC=/usr/bin/gcc CXX=/usr/bin/g++ CUDAHOSTCXX=/usr/bin/g++
 [ -d .cutlass ] && export CUTLASS_DIR=$PWD/.cutlass
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,memory.total --format=csv \
   | tee "$OUT/gpu.txt"

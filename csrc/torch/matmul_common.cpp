@@ -5,6 +5,15 @@
 namespace gemm_int8::torch_ops {
 namespace {
 
+// Messages are built here, not by streaming c10 types into TORCH_CHECK: on
+// the GPU machine's torch build, streaming an IntArrayRef into an error
+// message crashed (2026-11-25, torch 2.11.0+cu130 built with another GCC).
+std::string shape_str(at::IntArrayRef sizes) {
+  std::string s = "[";
+  for (size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + std::to_string(sizes[i]);
+  return s + "]";
+}
+
 DType to_dtype(const at::Tensor& t, const char* name) {
   switch (t.scalar_type()) {
     case at::kChar: return DType::kInt8;
@@ -18,15 +27,17 @@ DType to_dtype(const at::Tensor& t, const char* name) {
     case at::kDouble: return DType::kFloat64;
     case at::kBool: return DType::kBool;
     default:
-      TORCH_CHECK_TYPE(false, name, ": dtype torch.", c10::getDtypeNames(t.scalar_type()).first,
-                       " is not supported by gemm_int8");
+      TORCH_CHECK_TYPE(false, std::string(name) + ": dtype torch." +
+                                  c10::getDtypeNames(t.scalar_type()).first +
+                                  " is not supported by gemm_int8");
   }
 }
 
 Device to_device(const at::Tensor& t, const char* name) {
   if (t.is_cpu()) return Device::host();
   if (t.is_cuda()) return Device::cuda(t.get_device());
-  TORCH_CHECK_VALUE(false, name, ": tensors on ", t.device(), " are not supported (cpu or cuda)");
+  TORCH_CHECK_VALUE(false, std::string(name) + ": tensors on " + t.device().str() +
+                               " are not supported (cpu or cuda)");
 }
 
 template <typename View>
@@ -49,8 +60,8 @@ std::vector<int64_t> out_shape(const at::Tensor& x, const at::Tensor& y) {
 
 void check_ranks(const at::Tensor& x, const at::Tensor& y) {
   TORCH_CHECK_VALUE(x.dim() >= 1, "x: expected a tensor of shape (..., K), got a 0-d tensor");
-  TORCH_CHECK_VALUE(y.dim() == 2, "y: expected a 2-D tensor of shape (N, K), got shape ",
-                    y.sizes());
+  TORCH_CHECK_VALUE(y.dim() == 2,
+                    "y: expected a 2-D tensor of shape (N, K), got shape " + shape_str(y.sizes()));
 }
 
 // (..., K) -> (M, K): a view when the strides allow it, else a copy.
@@ -71,17 +82,17 @@ void throw_if_error(const Status& status) {
     case StatusCode::kValueError: TORCH_CHECK_VALUE(false, status.message());
     case StatusCode::kNotSupported: TORCH_CHECK_NOT_IMPLEMENTED(false, status.message());
     case StatusCode::kOutOfMemory: TORCH_CHECK_WITH(OutOfMemoryError, false, status.message());
-    case StatusCode::kCudaError: TORCH_CHECK(false, "gemm_int8: ", status.message());
+    case StatusCode::kCudaError: TORCH_CHECK(false, "gemm_int8: " + status.message());
   }
-  TORCH_CHECK(false, "gemm_int8: ", status.message());
+  TORCH_CHECK(false, "gemm_int8: " + status.message());
 }
 
 at::Tensor& matmul_into(const at::Tensor& x, const at::Tensor& y, double alpha, at::Tensor& out,
                         const Compute& compute) {
   check_ranks(x, y);
   const auto expected = out_shape(x, y);
-  TORCH_CHECK_VALUE(out.sizes() == at::IntArrayRef(expected), "out: expected shape ",
-                    at::IntArrayRef(expected), ", got ", out.sizes());
+  TORCH_CHECK_VALUE(out.sizes() == at::IntArrayRef(expected),
+                    "out: expected shape " + shape_str(expected) + ", got " + shape_str(out.sizes()));
   const at::Tensor x2d = as_2d(x);
   // A batched out we cannot view as 2-D is computed into a temporary.
   const bool direct = out.dim() == 2 || out.is_contiguous();

@@ -6,11 +6,9 @@ import json
 import math
 from pathlib import Path
 
-from gemm_int8.benchmark.report import format_table
+from gemm_int8.benchmark.report import SCHEMA, format_table
 
 __all__ = ["compare", "compare_markdown", "compare_text", "load_results"]
-
-SCHEMA = "gemm_int8.benchmark/1"
 
 
 def load_results(path: str | Path) -> dict:
@@ -96,9 +94,7 @@ def compare(old: dict, new: dict, noise: float = 0.03) -> dict:
             )
     for t in totals.values():
         ratios = t.pop("ratios")
-        t["geomean_ratio"] = (
-            math.exp(sum(map(math.log, ratios)) / len(ratios)) if ratios else None
-        )
+        t["geomean_ratio"] = math.exp(sum(map(math.log, ratios)) / len(ratios)) if ratios else None
     return {
         "noise": noise,
         "rows": rows,
@@ -154,14 +150,18 @@ def _title(old_name: str, new_name: str, result: dict) -> list[str]:
 
 def compare_text(result: dict, old_name: str, new_name: str) -> str:
     if not result["rows"]:
-        return "\n".join(_title(old_name, new_name, result) + ["no shape in common"] + _summary(result))
+        return "\n".join(
+            _title(old_name, new_name, result) + ["no shape in common"] + _summary(result)
+        )
     table = format_table(*_cells(result))
     return "\n".join(_title(old_name, new_name, result) + ["", table, ""] + _summary(result))
 
 
 def compare_markdown(result: dict, old_name: str, new_name: str) -> str:
     headers, rows = _cells(result)
-    out = ["# gemm_int8 benchmark comparison", ""] + [f"- {x.strip()}" for x in _title(old_name, new_name, result)]
+    out = ["# gemm_int8 benchmark comparison", ""] + [
+        f"- {x.strip()}" for x in _title(old_name, new_name, result)
+    ]
     out += ["", "| " + " | ".join(headers) + " |", "|---|---|---:|---:|---:|---|"]
     out += ["| " + " | ".join(c or " " for c in r) + " |" for r in rows]
     out += [""] + [f"- {line}" for line in _summary(result)] + [""]

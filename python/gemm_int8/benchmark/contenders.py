@@ -171,10 +171,12 @@ def select(device: str, names: list[str] | None = None, opt_ins: set[str] = froz
     """Contenders that run on ``device``: all of them, or those ``names`` lists."""
     chosen = [c for c in CONTENDERS if device in c.devices]
     if names is not None:
-        known = {c.name for c in CONTENDERS}
+        known = [c.name for c in CONTENDERS]
         unknown = [n for n in names if n not in known]
         if unknown:
-            raise ValueError(f"unknown contender(s) {', '.join(unknown)}; known: {', '.join(known)}")
+            raise ValueError(
+                f"unknown contender(s) {', '.join(unknown)}; known: {', '.join(known)}"
+            )
         return [c for c in chosen if c.name in names]
     return [c for c in chosen if c.opt_in is None or c.opt_in in opt_ins]
 

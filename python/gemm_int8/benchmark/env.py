@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["ClockReader", "collect_environment", "known_peak"]
+__all__ = ["ClockReader", "collect_environment", "cpu_model", "known_peak"]
 
 # Dense (no sparsity) tensor-core peaks in TOPS / TFLOPS at boost clock, from
 # NVIDIA's datasheets. First matching pattern wins, so variants come first.
@@ -65,15 +65,20 @@ _SMI_FIELDS = [
 def _nvidia_smi(device: torch.device) -> dict | None:
     """nvidia-smi's view of the GPU, addressed by UUID so CUDA_VISIBLE_DEVICES cannot mislead."""
     uuid = getattr(torch.cuda.get_device_properties(device), "uuid", None)
-    target = ["-i", f"GPU-{uuid}"] if uuid else []
     query = ["nvidia-smi", f"--query-gpu={','.join(_SMI_FIELDS)}", "--format=csv,noheader,nounits"]
-    text = _run(query + target)
+    text = _run([*query, "-i", f"GPU-{uuid}"]) if uuid else None
     if not text:
-        return None
+        # Unaddressable by UUID: trust an unfiltered answer only if it can mean one GPU.
+        text = _run(query)
+        if not text or len(text.splitlines()) != 1:
+            return None
     values = [v.strip() for v in text.splitlines()[0].split(",")]
     if len(values) != len(_SMI_FIELDS):
         return None
-    return {f: (None if v in ("[N/A]", "N/A", "") else v) for f, v in zip(_SMI_FIELDS, values)}
+    return {
+        f: (None if v in ("[N/A]", "N/A", "") else v)
+        for f, v in zip(_SMI_FIELDS, values, strict=True)
+    }
 
 
 class ClockReader:
@@ -127,7 +132,7 @@ def _library_info() -> dict:
     return info
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -147,12 +152,12 @@ def _gpu_info(device: torch.device) -> dict:
         "l2_bytes": getattr(props, "L2_cache_size", None),
         "cuda_driver_api": None,
         "driver": None,
-        "sm_clock_mhz_at_start": None,
+        "sm_clock_mhz_after_run": None,
         "sm_clock_max_mhz": None,
         "mem_clock_mhz": None,
         "power_limit_w": None,
-        "temperature_c_at_start": None,
-        "pstate_at_start": None,
+        "temperature_c_after_run": None,
+        "pstate_after_run": None,
     }
     try:
         info["cuda_driver_api"] = torch._C._cuda_getDriverVersion()
@@ -161,12 +166,12 @@ def _gpu_info(device: torch.device) -> dict:
     smi = _nvidia_smi(device)
     if smi:
         info["driver"] = smi["driver_version"]
-        info["sm_clock_mhz_at_start"] = smi["clocks.sm"]
+        info["sm_clock_mhz_after_run"] = smi["clocks.sm"]
         info["sm_clock_max_mhz"] = smi["clocks.max.sm"]
         info["mem_clock_mhz"] = smi["clocks.mem"]
         info["power_limit_w"] = smi["power.limit"]
-        info["temperature_c_at_start"] = smi["temperature.gpu"]
-        info["pstate_at_start"] = smi["pstate"]
+        info["temperature_c_after_run"] = smi["temperature.gpu"]
+        info["pstate_after_run"] = smi["pstate"]
     return info
 
 
@@ -180,7 +185,7 @@ def collect_environment(device: torch.device) -> dict:
         "triton": None,
         "gemm_int8": _library_info(),
         "cpu": {
-            "model": _cpu_model(),
+            "model": cpu_model(),
             "logical_cpus": os.cpu_count(),
             "torch_threads": torch.get_num_threads(),
         },

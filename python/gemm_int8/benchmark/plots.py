@@ -47,25 +47,39 @@ def _speedup_figure(mpl, doc: dict, path: Path) -> bool:
     if not plotted:
         return False
     ms = sorted({r["m"] for r in doc["results"]})
+    colors = {m: cmap(j / max(1, len(ms) - 1)) for j, m in enumerate(ms)}
     width = max(6.0, 1.0 + 0.25 * len(ms) * len(groups))
     fig = Figure(figsize=(min(width, 30.0), 3.2 * len(plotted)), layout="constrained")
     axes = fig.subplots(len(plotted), 1, squeeze=False)[:, 0]
-    bar_w = 0.8 / len(ms)
-    for ax, c in zip(axes, plotted):
-        for j, m in enumerate(ms):
-            xs, ys = [], []
-            for gi, rows in enumerate(groups.values()):
-                row = next((r for r in rows if r["m"] == m), None)
-                s = row and row["contenders"].get(c["name"], {}).get("speedup_vs_bf16")
-                if s:
-                    xs.append(gi - 0.4 + bar_w * (j + 0.5))
-                    ys.append(s)
-            if xs:
-                ax.bar(xs, ys, bar_w, label=f"M={m}", color=cmap(j / max(1, len(ms) - 1)))
+    label_bars = len(ms) * len(groups) <= 48  # value labels only while they stay legible
+    bar_w = 0.8 / max(len({r["m"] for r in rows}) for rows in groups.values())
+    for ax, c in zip(axes, plotted, strict=True):
+        seen = set()
+        for gi, rows in enumerate(groups.values()):
+            bars = [
+                (r["m"], r["contenders"].get(c["name"], {}).get("speedup_vs_bf16")) for r in rows
+            ]
+            bars = sorted((m, s) for m, s in bars if s)
+            for j, (m, s) in enumerate(bars):
+                x = gi + (j - (len(bars) - 1) / 2) * bar_w  # centred on the group's tick
+                # One legend entry per M, however many groups it appears in.
+                label = f"M={m}" if m not in seen else None
+                seen.add(m)
+                ax.bar(x, s, bar_w, color=colors[m], label=label)
+                if label_bars:
+                    ax.annotate(f"{s:.2f}", (x, s), ha="center", va="bottom", fontsize=6)
         ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
         ax.set_xticks(range(len(groups)), [f"N={n}\nK={k}" for n, k in groups])
         ax.set_ylabel(f"{c['label']}\nspeedup over bf16")
-        ax.legend(fontsize="small", ncol=min(len(ms), 6), loc="upper left")
+        handles, labels = ax.get_legend_handles_labels()
+        order = sorted(range(len(labels)), key=lambda i: int(labels[i][2:]))
+        ax.legend(
+            [handles[i] for i in order],
+            [labels[i] for i in order],
+            fontsize="small",
+            ncol=min(len(ms), 6),
+            loc="upper left",
+        )
     axes[0].set_title(f"speedup over torch bf16 matmul — {doc['device']['name']}")
     fig.savefig(path, dpi=120)
     return True
@@ -81,16 +95,16 @@ def _time_vs_m_figure(mpl, doc: dict, path: Path) -> bool:
     if not groups:
         return False
     groups = dict(list(groups.items())[:9])  # keeps the figure readable
-    fig = Figure(figsize=(5.0 * min(3, len(groups)), 3.8 * ((len(groups) + 2) // 3)))
-    fig.set_layout_engine("constrained")
     cols = min(3, len(groups))
+    size = (5.0 * cols, 3.8 * ((len(groups) + cols - 1) // cols))
+    fig = Figure(figsize=size, layout="constrained")
     axes = fig.subplots((len(groups) + cols - 1) // cols, cols, squeeze=False).flatten()
-    for ax, ((n, k), rows) in zip(axes, groups.items()):
+    for ax, ((n, k), rows) in zip(axes, groups.items(), strict=False):
         for c in doc["contenders"]:
             pts = [(r["m"], _ok_median(r["contenders"].get(c["name"], {}))) for r in rows]
             pts = [(m, t) for m, t in pts if t]
             if pts:
-                ax.plot(*zip(*pts), marker="o", label=c["label"])
+                ax.plot(*zip(*pts, strict=True), marker="o", label=c["label"])
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("M (tokens)")

@@ -6,7 +6,17 @@ import json
 import math
 from pathlib import Path
 
-__all__ = ["format_table", "markdown_report", "summarize_results", "text_report", "write_json"]
+__all__ = [
+    "SCHEMA",
+    "format_table",
+    "markdown_report",
+    "summarize_results",
+    "text_report",
+    "write_json",
+]
+
+# Bump when a key changes meaning or disappears; --compare refuses other schemas.
+SCHEMA = "gemm_int8.benchmark/1"
 
 HEADERS = [
     "shape",
@@ -87,12 +97,14 @@ def table_rows(doc: dict) -> list[list[str]]:
 
 def format_table(headers: list[str], rows: list[list[str]]) -> str:
     """Fixed-width text table; columns after the first two are right-aligned numbers."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
+    ]
 
     def line(cells):
         parts = [
             c.ljust(w) if i < 2 or i == len(cells) - 1 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths))
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
         ]
         return "  ".join(parts).rstrip()
 
@@ -139,7 +151,8 @@ def _header_lines(doc: dict) -> list[str]:
     commit_text = f" @ {commit[:12]}{' (dirty)' if lib.get('git_dirty') else ''}" if commit else ""
     reps = settings["reps"]
     reps_text = (
-        f"adaptive ({settings['min_reps']}-{settings['max_reps']}, ~{settings['budget_s']} s a shape)"
+        f"adaptive ({settings['min_reps']}-{settings['max_reps']},"
+        f" ~{settings['budget_s']} s a shape)"
         if reps == "auto"
         else str(reps)
     )

@@ -8,7 +8,7 @@ import torch
 
 from gemm_int8.benchmark.checks import check_output, exact_accumulator, scaled_bf16
 from gemm_int8.benchmark.contenders import Contender, Problem, describe_failure
-from gemm_int8.benchmark.env import ClockReader, known_peak
+from gemm_int8.benchmark.env import ClockReader, cpu_model, known_peak
 from gemm_int8.benchmark.progress import Progress
 from gemm_int8.benchmark.shapes import Shape
 from gemm_int8.benchmark.timing import (
@@ -164,9 +164,7 @@ def describe_device(device: torch.device) -> dict:
         match = known_peak(name)
         bw = copy_bandwidth(device, 1 << 30)
     else:
-        from gemm_int8.benchmark.env import _cpu_model
-
-        name, match = _cpu_model(), None
+        name, match = cpu_model(), None
         bw = copy_bandwidth(device, 64 << 20)
     return {
         "type": device.type,
@@ -205,7 +203,15 @@ def run(shapes: list[Shape], contenders: list[Contender], settings: Settings, de
                 "tags": list(shape.tags),
                 "min_bytes": shape.min_bytes,
             }
-            row["contenders"] = _run_shape(shape, contenders, settings, device, timer)
+            try:
+                row["contenders"] = _run_shape(shape, contenders, settings, device, timer)
+            except (DeviceBroken, KeyboardInterrupt):
+                raise
+            except Exception as exc:  # e.g. out of memory while checking: record it, go on
+                _check_device(device)
+                note = _failure(exc)
+                note["detail"] = f"benchmark error: {note['detail']}"
+                row["contenders"] = {c.name: dict(note, status="failed") for c in contenders}
             row["sm_clock_mhz"] = clock.read() if clock is not None else None
             _add_figures(row, contenders, info)
             results.append(row)

@@ -128,7 +128,9 @@ def parse_shape(text: str) -> Shape:
     """``"512x4096x4096"`` -> Shape(512, 4096, 4096); ValueError with a readable reason."""
     match = _SHAPE_RE.match(text)
     if not match:
-        raise ValueError(f"bad shape {text!r}: expected MxNxK with three integers, e.g. 512x4096x4096")
+        raise ValueError(
+            f"bad shape {text!r}: expected MxNxK with three integers, e.g. 512x4096x4096"
+        )
     m, n, k = (int(g) for g in match.groups())
     if min(m, n, k) <= 0:
         raise ValueError(f"bad shape {text!r}: M, N and K must all be positive")
@@ -165,9 +167,11 @@ def parse_tokens(text: str) -> list[int]:
     try:
         tokens = [int(part) for part in _split(text)]
     except ValueError:
-        raise ValueError(f"bad --tokens {text!r}: expected integers such as 2048 or 1,16,2048") from None
+        raise ValueError(
+            f"bad token counts {text!r}: expected integers such as 2048 or 1,16,2048"
+        ) from None
     if not tokens or min(tokens) <= 0:
-        raise ValueError(f"bad --tokens {text!r}: token counts must be positive")
+        raise ValueError(f"bad token counts {text!r}: they must be positive")
     return tokens
 
 
