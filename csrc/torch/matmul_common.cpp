@@ -5,9 +5,7 @@
 namespace gemm_int8::torch_ops {
 namespace {
 
-// Messages are built here, not by streaming c10 types into TORCH_CHECK: on
-// the GPU machine's torch build, streaming an IntArrayRef into an error
-// message crashed (2026-11-25, torch 2.11.0+cu130 built with another GCC).
+// Shapes print as Python lists: "[4, 6]".
 std::string shape_str(at::IntArrayRef sizes) {
   std::string s = "[";
   for (size_t i = 0; i < sizes.size(); ++i) s += (i ? ", " : "") + std::to_string(sizes[i]);
