@@ -12,7 +12,9 @@ def reference_matmul(x: torch.Tensor, y: torch.Tensor, alpha: float = 1.0) -> to
     order, so a float64 GEMM on either device is an exact int reference; the
     casts then round exactly as the kernels' epilogue does.
     """
-    acc = x.to(torch.float64) @ y.to(torch.float64).T
+    # Through int64: a float64 GEMM can yield -0.0 (e.g. -3.0 * 0.0) where the
+    # int32 accumulator is a plain 0, and the sign would survive the scaling.
+    acc = (x.to(torch.float64) @ y.to(torch.float64).T).to(torch.int64)
     alpha32 = torch.tensor(alpha, dtype=torch.float32, device=acc.device)
     return (acc.to(torch.float32) * alpha32).to(torch.bfloat16)
 

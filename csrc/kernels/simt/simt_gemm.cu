@@ -64,8 +64,9 @@ __global__ void __launch_bounds__(kThreads) simt_gemm_kernel(StridedInt8 x, Stri
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
         const int64_t m = m0 + ty * 4 + i, n = n0 + tx * 4 + j;
+        // Intrinsics pin the contract: exact-or-RNE int->float, one RNE multiply.
         if (m < x.rows && n < y.rows)
-          out[m * ors + n * ocs] = __float2bfloat16_rn(static_cast<float>(acc[i][j]) * alpha);
+          out[m * ors + n * ocs] = __float2bfloat16_rn(__fmul_rn(__int2float_rn(acc[i][j]), alpha));
       }
   }
 }
