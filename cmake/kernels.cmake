@@ -1,41 +1,45 @@
 # The CUDA core: planner/runner, shared kernels, and one translation unit per
 # row of each family's config table (generated, rewritten only on change).
-set(_gen_dir "${CMAKE_BINARY_DIR}/generated")
-set(_sm80_sources "")
-if(GEMM_INT8_GENCODE_SM80)
-  set(_table "${PROJECT_SOURCE_DIR}/csrc/kernels/sm80/tile_configs.def")
-  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${_table}")
-  file(STRINGS "${_table}" _rows REGEX "^GEMM_INT8_SM80_CONFIG\\(")
-  foreach(row IN LISTS _rows)
-    string(REGEX MATCH "^GEMM_INT8_SM80_CONFIG\\(([A-Za-z0-9_]+)," _ "${row}")
-    set(_file "${_gen_dir}/sm80_${CMAKE_MATCH_1}.cu")
-    set(_content "// Generated from csrc/kernels/sm80/tile_configs.def; do not edit.\n#include \"kernels/sm80/sm80_gemm.cuh\"\n${row}\n")
-    file(CONFIGURE OUTPUT "${_file}" CONTENT "${_content}" @ONLY)
-    list(APPEND _sm80_sources "${_file}" )
-  endforeach()
-  list(APPEND _sm80_sources "${PROJECT_SOURCE_DIR}/csrc/kernels/sm80/sm80_registry.cu")
-endif()
 
-set(_common_sources
+# gemm_int8_family_sources(<out-var> <family>): one .cu per row of
+# csrc/kernels/<family>/tile_configs.def, plus the family's registry.
+function(gemm_int8_family_sources out_var family)
+  string(TOUPPER "${family}" upper)
+  set(table "${PROJECT_SOURCE_DIR}/csrc/kernels/${family}/tile_configs.def")
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${table}")
+  file(STRINGS "${table}" rows REGEX "^GEMM_INT8_${upper}_CONFIG\\(")
+  set(sources "")
+  foreach(row IN LISTS rows)
+    string(REGEX MATCH "^GEMM_INT8_${upper}_CONFIG\\(([A-Za-z0-9_]+)," _ "${row}")
+    set(file "${CMAKE_BINARY_DIR}/generated/${family}_${CMAKE_MATCH_1}.cu")
+    file(CONFIGURE OUTPUT "${file}" @ONLY CONTENT
+      "// Generated from csrc/kernels/${family}/tile_configs.def; do not edit.\n#include \"kernels/${family}/${family}_gemm.cuh\"\n${row}\n")
+    list(APPEND sources "${file}")
+  endforeach()
+  list(APPEND sources "${PROJECT_SOURCE_DIR}/csrc/kernels/${family}/${family}_registry.cu")
+  set(${out_var} "${sources}" PARENT_SCOPE)
+endfunction()
+
+add_library(gemm_int8_cuda STATIC
   csrc/core/cuda_runner.cpp
   csrc/kernels/common/staging.cu
   csrc/kernels/simt/simt_gemm.cu)
-
-add_library(gemm_int8_cuda STATIC ${_common_sources} ${_sm80_sources})
 target_include_directories(gemm_int8_cuda PUBLIC include PRIVATE csrc)
 target_link_libraries(gemm_int8_cuda PUBLIC gemm_int8_host CUDA::cudart PRIVATE gemm_int8_cutlass)
-set_target_properties(gemm_int8_cuda PROPERTIES CUDA_SEPARABLE_COMPILATION OFF)
 string(REPLACE ";" "," _archs_str "${GEMM_INT8_CUDA_ARCHS}")
 target_compile_definitions(gemm_int8_cuda PRIVATE GEMM_INT8_CUDA_ARCHS_STR="${_archs_str}")
-if(_sm80_sources)
-  target_compile_definitions(gemm_int8_cuda PRIVATE GEMM_INT8_HAS_SM80=1)
-endif()
 target_compile_options(gemm_int8_cuda PRIVATE
   $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr -Xcudafe=--diag_suppress=177>)
 
 # Each family compiles only for the architectures it can run on.
 set_source_files_properties(csrc/kernels/common/staging.cu csrc/kernels/simt/simt_gemm.cu
   PROPERTIES COMPILE_OPTIONS "${GEMM_INT8_GENCODE_ALL}")
-if(_sm80_sources)
-  set_source_files_properties(${_sm80_sources} PROPERTIES COMPILE_OPTIONS "${GEMM_INT8_GENCODE_SM80}")
-endif()
+foreach(family sm80 sm90)
+  string(TOUPPER "${family}" upper)
+  if(GEMM_INT8_GENCODE_${upper})
+    gemm_int8_family_sources(_sources ${family})
+    target_sources(gemm_int8_cuda PRIVATE ${_sources})
+    set_source_files_properties(${_sources} PROPERTIES COMPILE_OPTIONS "${GEMM_INT8_GENCODE_${upper}}")
+    target_compile_definitions(gemm_int8_cuda PRIVATE GEMM_INT8_HAS_${upper}=1)
+  endif()
+endforeach()

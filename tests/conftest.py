@@ -20,6 +20,8 @@ def _cuda_families() -> list[str]:
     families = ["auto", "simt"]
     if torch.cuda.get_device_capability() >= (8, 0):
         families.append("sm80")
+    if torch.cuda.get_device_capability() == (9, 0):
+        families.append("sm90")
     return families
 
 

@@ -109,7 +109,7 @@ def test_different_cuda_devices():
 def test_force_kernel_unknown_name(monkeypatch):
     monkeypatch.setenv("GEMM_INT8_FORCE_KERNEL", "warp_drive")
     x, y = _ok_inputs("cuda")
-    with pytest.raises(ValueError, match=r"GEMM_INT8_FORCE_KERNEL='warp_drive'.*accepted: auto, simt"):
+    with pytest.raises(ValueError, match=r"GEMM_INT8_FORCE_KERNEL='warp_drive'.*accepted: auto, simt, sm80, sm90"):
         gemm_int8.matmul(x, y)
 
 

@@ -75,6 +75,12 @@ Status device_info(int ordinal, DeviceInfo* info) {
 #else
   d.sm80_kernels_built = false;
 #endif
+#ifdef GEMM_INT8_HAS_SM90
+  d.sm90_kernels_built = kernels::probe_sm90() == cudaSuccess;
+  cudaGetLastError();
+#else
+  d.sm90_kernels_built = false;
+#endif
   cache[ordinal] = d;
   *info = d;
   return {};
@@ -107,6 +113,37 @@ void print_config_once(const GemmProblem& p, const KernelConfig& c) {
               << std::endl;
 }
 
+
+bool is_dense_family(KernelFamily f) {
+  return f == KernelFamily::kSm80 || f == KernelFamily::kSm90;
+}
+
+// The dense-kernel view of a problem before staging replaces any pointers.
+kernels::DenseGemm dense_view(const GemmProblem& p, const Plan& plan) {
+  kernels::DenseGemm g;
+  g.m = static_cast<int>(p.m());
+  g.n = static_cast<int>(plan.staging.n_padded);
+  g.k = static_cast<int>(plan.staging.k_padded);
+  g.alpha = p.epilogue.alpha_f32();
+  g.x = static_cast<const int8_t*>(p.x.data), g.ld_x = dense_ld(p.x, kernels::kDenseAlignK);
+  g.y = static_cast<const int8_t*>(p.y.data), g.ld_y = dense_ld(p.y, kernels::kDenseAlignK);
+  g.out = p.out.data, g.ld_out = dense_ld(p.out, kernels::kDenseAlignN);
+  g.device = p.x.device.index;
+  g.sm_count = plan.device.sm_count;
+  return g;
+}
+
+Staging plan_staging(const GemmProblem& p) {
+  Staging s;
+  s.k_padded = round_up(p.k(), kernels::kDenseAlignK);
+  s.n_padded = round_up(p.n(), kernels::kDenseAlignN);
+  const bool ragged_n = s.n_padded != p.n();  // y gains zero rows, out a padded copy
+  s.x = dense_ld(p.x, kernels::kDenseAlignK) < 0;
+  s.y = ragged_n || dense_ld(p.y, kernels::kDenseAlignK) < 0;
+  s.out = ragged_n || dense_ld(p.out, kernels::kDenseAlignN) < 0;
+  return s;
+}
+
 }  // namespace
 
 Status plan_cuda(const GemmProblem& p, Plan* plan) {
@@ -117,23 +154,20 @@ Status plan_cuda(const GemmProblem& p, Plan* plan) {
     return Status::value_error("x, y: M and N must be below 2^31 on the CUDA path");
   ScopedDevice on_device(p.x.device.index);
   GEMM_INT8_RETURN_IF_ERROR(on_device.status());
-  DeviceInfo device;
-  GEMM_INT8_RETURN_IF_ERROR(device_info(p.x.device.index, &device));
+  Plan result;
+  GEMM_INT8_RETURN_IF_ERROR(device_info(p.x.device.index, &result.device));
   KernelOverride forced;
   const char* env = std::getenv("GEMM_INT8_FORCE_KERNEL");
   GEMM_INT8_RETURN_IF_ERROR(parse_kernel_override(env ? env : "", &forced));
 
-  Plan result;
   result.m = p.m(), result.n = p.n(), result.k = p.k();
-  GEMM_INT8_RETURN_IF_ERROR(choose_config(p, device, forced, &result.config));
-  if (result.config.family == KernelFamily::kSm80) {
-    Staging& s = result.staging;
-    s.k_padded = round_up(p.k(), kernels::kDenseAlignK);
-    s.n_padded = round_up(p.n(), kernels::kDenseAlignN);
-    const bool ragged_n = s.n_padded != p.n();  // y gains zero rows, out a padded copy
-    s.x = dense_ld(p.x, kernels::kDenseAlignK) < 0;
-    s.y = ragged_n || dense_ld(p.y, kernels::kDenseAlignK) < 0;
-    s.out = ragged_n || dense_ld(p.out, kernels::kDenseAlignN) < 0;
+  GEMM_INT8_RETURN_IF_ERROR(choose_config(p, result.device, forced, &result.config));
+  if (is_dense_family(result.config.family)) {
+    const Staging& s = result.staging = plan_staging(p);
+    if (result.config.family == KernelFamily::kSm90)
+      result.kernel_workspace_bytes =
+          aligned_bytes(kernels::sm90_workspace_size(result.config.row, dense_view(p, result)));
+    result.workspace_bytes = result.kernel_workspace_bytes;
     if (s.x) result.workspace_bytes += aligned_bytes(p.m() * s.k_padded);
     if (s.y) result.workspace_bytes += aligned_bytes(s.n_padded * s.k_padded);
     if (s.out) result.workspace_bytes += aligned_bytes(p.m() * s.n_padded * 2);
@@ -157,23 +191,18 @@ Status run_cuda(const GemmProblem& p, const Plan& plan, void* workspace, size_t 
   GEMM_INT8_RETURN_IF_ERROR(on_device.status());
   if (p.m() == 0 || p.n() == 0) return {};
   if (p.k() == 0) return kernels::fill_bf16(p.out, 0.0f * p.epilogue.alpha_f32(), stream);
-
   if (plan.config.family == KernelFamily::kSimt) return kernels::launch_simt(p, stream);
 
+  // Workspace layout: [kernel workspace][staged x][staged y][staged out].
   const Staging& s = plan.staging;
-  auto* next = static_cast<char*>(workspace);
+  char* kernel_workspace = static_cast<char*>(workspace);
+  char* next = kernel_workspace + plan.kernel_workspace_bytes;
   auto take = [&](int64_t bytes) {
     char* at = next;
     next += aligned_bytes(bytes);
     return at;
   };
-  kernels::DenseGemm g;
-  g.m = static_cast<int>(p.m()), g.n = static_cast<int>(s.n_padded);
-  g.k = static_cast<int>(s.k_padded);
-  g.alpha = p.epilogue.alpha_f32();
-  g.x = static_cast<const int8_t*>(p.x.data), g.ld_x = dense_ld(p.x, kernels::kDenseAlignK);
-  g.y = static_cast<const int8_t*>(p.y.data), g.ld_y = dense_ld(p.y, kernels::kDenseAlignK);
-  g.out = p.out.data, g.ld_out = dense_ld(p.out, kernels::kDenseAlignN);
+  kernels::DenseGemm g = dense_view(p, plan);
   if (s.x) {
     auto* staged = reinterpret_cast<int8_t*>(take(p.m() * s.k_padded));
     GEMM_INT8_RETURN_IF_ERROR(kernels::stage_int8(p.x, staged, p.m(), s.k_padded, stream));
@@ -188,7 +217,12 @@ Status run_cuda(const GemmProblem& p, const Plan& plan, void* workspace, size_t 
     g.out = take(p.m() * s.n_padded * 2);
     g.ld_out = s.n_padded;
   }
-  GEMM_INT8_RETURN_IF_ERROR(kernels::launch_sm80(plan.config.row, g, stream));
+  if (plan.config.family == KernelFamily::kSm90) {
+    GEMM_INT8_RETURN_IF_ERROR(
+        kernels::launch_sm90(plan.config.row, g, plan.kernel_workspace_bytes ? kernel_workspace : nullptr, stream));
+  } else {
+    GEMM_INT8_RETURN_IF_ERROR(kernels::launch_sm80(plan.config.row, g, stream));
+  }
   if (s.out) return kernels::unstage_bf16(g.out, s.n_padded, p.out, stream);
   return {};
 }

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "core/sm80_rows.h"
+#include "core/sm90_rows.h"
 #include "gemm_int8/config.h"
 
 namespace gemm_int8 {
@@ -17,6 +18,11 @@ std::vector<KernelConfig> build_table() {
                    (stages) * ((tm) + (tn)) * (tk)});
 #include "kernels/sm80/tile_configs.def"
 #undef GEMM_INT8_SM80_CONFIG
+  // sm90 stage counts are CUTLASS's choice (StageCountAutoCarveout).
+#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, scheduler, swap) \
+  table.push_back({KernelFamily::kSm90, sm90::name, "sm90_" #name, {tm, tn, tk}, 0, 0});
+#include "kernels/sm90/tile_configs.def"
+#undef GEMM_INT8_SM90_CONFIG
   return table;
 }
 
@@ -37,12 +43,26 @@ int sm80_row(const GemmProblem& p) {
   return sm80::t128x256x64_w64x64x64_s3;
 }
 
+// The sm90 boundaries. Each cites the measurement that chose it in
+// docs/performance.md.
+int sm90_row(const GemmProblem& p) {
+  // Provisional (docs/performance.md, "Round 1", 2026-11-25): swapped
+  // narrow tiles for decode-sized M, stream-K 128x128 for mid M, 128x256
+  // for the rest.
+  if (p.m() <= 16) return sm90::swap_t128x16x256_c1x1_coop_sk;
+  if (p.m() <= 32) return sm90::swap_t128x32x256_c1x1_coop_sk;
+  if (p.m() <= 64) return sm90::swap_t128x64x256_c1x1_coop_sk;
+  if (p.m() <= 512) return sm90::t128x128x128_c2x1_coop_sk;
+  return sm90::t128x256x128_c2x1_coop_sk;
+}
+
 }  // namespace
 
 const char* family_name(KernelFamily family) {
   switch (family) {
     case KernelFamily::kSimt: return "simt";
     case KernelFamily::kSm80: return "sm80";
+    case KernelFamily::kSm90: return "sm90";
   }
   return "unknown";
 }
@@ -55,7 +75,7 @@ const std::vector<KernelConfig>& all_configs() {
 Status parse_kernel_override(const std::string& text, KernelOverride* out) {
   *out = KernelOverride{};
   if (text.empty() || text == "auto") return {};
-  for (KernelFamily f : {KernelFamily::kSimt, KernelFamily::kSm80}) {
+  for (KernelFamily f : {KernelFamily::kSimt, KernelFamily::kSm80, KernelFamily::kSm90}) {
     if (text == family_name(f)) {
       *out = KernelOverride{true, true, f, 0};
       return {};
@@ -68,7 +88,7 @@ Status parse_kernel_override(const std::string& text, KernelOverride* out) {
     }
   }
   std::ostringstream names;
-  names << "auto, simt, sm80";
+  names << "auto, simt, sm80, sm90";
   for (const KernelConfig& c : all_configs()) names << ", " << c.name;
   return Status::value_error("GEMM_INT8_FORCE_KERNEL='" + text +
                              "' is not a kernel family or config; accepted: " + names.str());
@@ -76,16 +96,23 @@ Status parse_kernel_override(const std::string& text, KernelOverride* out) {
 
 Status choose_config(const GemmProblem& problem, const DeviceInfo& device,
                      const KernelOverride& override_, KernelConfig* out) {
-  // Tensor cores from sm_80 on; the SIMT kernel for everything older.
+  // Hopper-native kernels on sm_90 (their wgmma code runs nowhere else),
+  // mma.sync tensor cores from sm_80 on, the SIMT kernel for older GPUs.
+  const bool sm90_usable = device.cc() == 90 && device.sm90_kernels_built;
   const bool sm80_usable = device.cc() >= 80 && device.sm80_kernels_built;
   const KernelFamily family = override_.forced ? override_.family
+                              : sm90_usable    ? KernelFamily::kSm90
                               : sm80_usable    ? KernelFamily::kSm80
                                                : KernelFamily::kSimt;
-  if (family == KernelFamily::kSm80 && !sm80_usable) {
+  if ((family == KernelFamily::kSm80 && !sm80_usable) ||
+      (family == KernelFamily::kSm90 && !sm90_usable)) {
+    const char* why = family == KernelFamily::kSm90 && device.cc() != 90
+                          ? "runs only on compute capability 9.0"
+                      : family == KernelFamily::kSm80 && device.cc() < 80
+                          ? "needs compute capability 8.0 or newer"
+                          : "was not compiled for this GPU (see GEMM_INT8_CUDA_ARCHS)";
     std::ostringstream os;
-    os << "GEMM_INT8_FORCE_KERNEL selects the sm80 family, which "
-       << (device.cc() < 80 ? "needs compute capability 8.0 or newer"
-                            : "this build did not compile for this GPU (see GEMM_INT8_CUDA_ARCHS)")
+    os << "GEMM_INT8_FORCE_KERNEL selects the " << family_name(family) << " family, which " << why
        << "; this GPU is sm_" << device.cc();
     return Status::not_supported(os.str());
   }
@@ -96,6 +123,7 @@ Status choose_config(const GemmProblem& problem, const DeviceInfo& device,
   switch (family) {
     case KernelFamily::kSimt: *out = row_of(family, 0); break;
     case KernelFamily::kSm80: *out = row_of(family, sm80_row(problem)); break;
+    case KernelFamily::kSm90: *out = row_of(family, sm90_row(problem)); break;
   }
   return {};
 }

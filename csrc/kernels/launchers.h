@@ -24,6 +24,8 @@ struct DenseGemm {
   void* out = nullptr;
   int64_t ld_out = 0;
   float alpha = 1.0f;
+  int device = 0;    // CUDA ordinal, for kernels that size persistent grids
+  int sm_count = 0;
 };
 constexpr int kDenseAlignK = 16;   // int8 elements per 16-byte access
 constexpr int kDenseAlignN = 8;    // bfloat16 elements per 16-byte access
@@ -32,10 +34,15 @@ constexpr int kDenseAlignN = 8;    // bfloat16 elements per 16-byte access
 // family; cudaErrorNoKernelImageForDevice (or another error) otherwise.
 cudaError_t probe_simt();
 cudaError_t probe_sm80();
+cudaError_t probe_sm90();
 
 // Any strides, any shape: the fallback and the pre-sm80 path.
 Status launch_simt(const GemmProblem& problem, cudaStream_t stream);
 Status launch_sm80(int row, const DenseGemm& gemm, cudaStream_t stream);
+// sm90 rows may need workspace (stream-K partial sums); the size depends on
+// the shape and the SM count only.
+size_t sm90_workspace_size(int row, const DenseGemm& gemm);
+Status launch_sm90(int row, const DenseGemm& gemm, void* workspace, cudaStream_t stream);
 
 // Staging: copy a strided int8 view into a dense (rows_dst x ld_dst) buffer,
 // zero-filling columns [cols, ld_dst) and rows [rows, rows_dst).

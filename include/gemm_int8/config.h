@@ -15,6 +15,7 @@ namespace gemm_int8 {
 enum class KernelFamily : uint8_t {
   kSimt,  // CUDA cores, any layout, any GPU this CUDA supports (sm_75+)
   kSm80,  // tensor cores through mma.sync (CUTLASS 2.x); sm_80 and newer
+  kSm90,  // Hopper: TMA + wgmma, warp-specialized (CUTLASS 3.x); sm_90 only
 };
 
 const char* family_name(KernelFamily family);
@@ -30,7 +31,7 @@ struct KernelConfig {
   const char* name = "";    // stable, printable, accepted by GEMM_INT8_FORCE_KERNEL
   TileShape tile;
   int stages = 0;
-  int smem_bytes = 0;       // static estimate: stages * (tile.m + tile.n) * tile.k
+  int smem_bytes = 0;       // static estimate: stages * (tile.m + tile.n) * tile.k; 0 if auto
 };
 
 // What dispatch needs to know about a GPU.
@@ -41,6 +42,7 @@ struct DeviceInfo {
   // Whether this build carries sm80-family code the device can run
   // (machine code or PTX); false e.g. when built with GEMM_INT8_CUDA_ARCHS=75.
   bool sm80_kernels_built = true;
+  bool sm90_kernels_built = true;  // sm_90a machine code (no PTX fallback exists)
   int cc() const { return cc_major * 10 + cc_minor; }
 };
 

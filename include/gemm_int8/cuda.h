@@ -24,9 +24,11 @@ struct Staging {
 
 struct Plan {
   int64_t m = 0, n = 0, k = 0;  // the shape the plan was made for
+  DeviceInfo device;
   KernelConfig config;
   Staging staging;
-  size_t workspace_bytes = 0;
+  size_t kernel_workspace_bytes = 0;  // e.g. stream-K partial tiles
+  size_t workspace_bytes = 0;         // total: kernel + staging buffers
 };
 
 // Validates the problem, reads the device, applies GEMM_INT8_FORCE_KERNEL and

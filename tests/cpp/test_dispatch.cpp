@@ -38,24 +38,43 @@ TEST(Dispatch, TableNamesAreUniqueAndPrefixedByFamily) {
   EXPECT_GE(names.size(), 2u);
 }
 
-TEST(Dispatch, TensorCoresFromSm80) {
+TEST(Dispatch, FamilyByComputeCapability) {
+  EXPECT_EQ(choose(512, 4096, 4096, device(9, 0)).family, KernelFamily::kSm90);
   EXPECT_EQ(choose(512, 4096, 4096, device(8, 0)).family, KernelFamily::kSm80);
   EXPECT_EQ(choose(512, 4096, 4096, device(8, 9)).family, KernelFamily::kSm80);
-  EXPECT_EQ(choose(512, 4096, 4096, device(9, 0)).family, KernelFamily::kSm80);
+  // sm_90a machine code does not run on later GPUs; they get the sm80 family.
+  EXPECT_EQ(choose(512, 4096, 4096, device(10, 0)).family, KernelFamily::kSm80);
+  EXPECT_EQ(choose(512, 4096, 4096, device(12, 0)).family, KernelFamily::kSm80);
   EXPECT_EQ(choose(512, 4096, 4096, device(7, 5)).family, KernelFamily::kSimt);
 }
 
-TEST(Dispatch, FallsBackWhenSm80KernelsWereNotBuilt) {
+TEST(Dispatch, FallsBackWhenAFamilyWasNotBuilt) {
   DeviceInfo d = device(9, 0);
+  d.sm90_kernels_built = false;
+  EXPECT_EQ(choose(512, 4096, 4096, d).family, KernelFamily::kSm80);
   d.sm80_kernels_built = false;
   EXPECT_EQ(choose(512, 4096, 4096, d).family, KernelFamily::kSimt);
 }
 
-TEST(Dispatch, SmallMUsesTheSmallTile) {
-  const KernelConfig small = choose(128, 4096, 4096, device(9, 0));
-  const KernelConfig large = choose(129, 4096, 4096, device(9, 0));
+TEST(Dispatch, Sm80SmallMUsesTheSmallTile) {
+  const KernelConfig small = choose(128, 4096, 4096, device(8, 0));
+  const KernelConfig large = choose(129, 4096, 4096, device(8, 0));
   EXPECT_LT(small.tile.m, large.tile.m);
-  EXPECT_EQ(choose(1, 4096, 4096, device(9, 0)).name, std::string(small.name));
+  EXPECT_EQ(choose(1, 4096, 4096, device(8, 0)).name, std::string(small.name));
+}
+
+TEST(Dispatch, Sm90DecodeUsesSwappedNarrowTiles) {
+  for (int m : {1, 8, 16, 32, 64}) {
+    const KernelConfig c = choose(m, 4096, 4096, device(9, 0));
+    EXPECT_EQ(std::string(c.name).find("sm90_swap_"), 0u) << m << " -> " << c.name;
+    EXPECT_GE(c.tile.n, m) << c.name;
+  }
+  const KernelConfig big = choose(8192, 8192, 8192, device(9, 0));
+  EXPECT_EQ(std::string(big.name).find("sm90_swap_"), std::string::npos) << big.name;
+}
+
+TEST(Dispatch, EveryMFindsARow) {
+  for (int m = 1; m <= 4096; m += 37) EXPECT_NE(choose(m, 4096, 4096, device(9, 0)).name, nullptr);
 }
 
 TEST(Dispatch, ForcedFamilyAndRow) {
@@ -65,21 +84,25 @@ TEST(Dispatch, ForcedFamilyAndRow) {
   EXPECT_EQ(std::string(c.name), last.name);
 }
 
-TEST(Dispatch, ForcingSm80OnAnOldGpuIsNotSupported) {
+TEST(Dispatch, ForcingAFamilyTheGpuCannotRunIsNotSupported) {
   HostProblem h(8, 8, 8);
   KernelOverride o;
-  ASSERT_TRUE(parse_kernel_override("sm80", &o).ok());
   KernelConfig c;
-  const Status st = choose_config(h.problem, device(7, 5), o, &c);
+  ASSERT_TRUE(parse_kernel_override("sm80", &o).ok());
+  Status st = choose_config(h.problem, device(7, 5), o, &c);
   EXPECT_EQ(st.code(), StatusCode::kNotSupported);
   EXPECT_NE(st.message().find("compute capability 8.0"), std::string::npos) << st.message();
+  ASSERT_TRUE(parse_kernel_override("sm90", &o).ok());
+  st = choose_config(h.problem, device(8, 0), o, &c);
+  EXPECT_EQ(st.code(), StatusCode::kNotSupported);
+  EXPECT_NE(st.message().find("only on compute capability 9.0"), std::string::npos) << st.message();
 }
 
 TEST(Dispatch, UnknownOverrideListsTheAcceptedNames) {
   KernelOverride o;
   const Status st = parse_kernel_override("fastest", &o);
   EXPECT_EQ(st.code(), StatusCode::kValueError);
-  EXPECT_NE(st.message().find("accepted: auto, simt, sm80"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("accepted: auto, simt, sm80, sm90"), std::string::npos) << st.message();
   EXPECT_TRUE(parse_kernel_override("auto", &o).ok());
   EXPECT_FALSE(o.forced);
 }

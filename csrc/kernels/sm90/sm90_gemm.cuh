@@ -1,0 +1,121 @@
+// The sm90 family: CUTLASS 3.x int8 GEMM on Hopper (TMA loads, wgmma,
+// warp-specialized persistent kernels, thread-block clusters) with the alpha
+// epilogue written as an epilogue visitor tree. Included by one generated
+// translation unit per row of tile_configs.def.
+#pragma once
+
+#include <cute/tensor.hpp>
+#include <cutlass/cutlass.h>
+#include <cutlass/epilogue/collective/collective_builder.hpp>
+#include <cutlass/epilogue/fusion/sm90_callbacks_tma_warpspecialized.hpp>
+#include <cutlass/gemm/collective/collective_builder.hpp>
+#include <cutlass/gemm/device/gemm_universal_adapter.h>
+#include <cutlass/gemm/kernel/gemm_universal.hpp>
+#include <cutlass/gemm/kernel/tile_scheduler.hpp>
+
+#include <string>
+#include <type_traits>
+
+#include "kernels/launchers.h"
+
+namespace gemm_int8::kernels::sm90 {
+
+struct Cooperative {
+  using Mainloop = cutlass::gemm::KernelTmaWarpSpecializedCooperative;
+  using Epilogue = cutlass::epilogue::TmaWarpSpecializedCooperative;
+};
+struct Pingpong {
+  using Mainloop = cutlass::gemm::KernelTmaWarpSpecializedPingpong;
+  using Epilogue = cutlass::epilogue::TmaWarpSpecialized;
+};
+using Persistent = cutlass::gemm::PersistentScheduler;
+using StreamK = cutlass::gemm::StreamKScheduler;
+
+// out = bf16_rn(float_rn(acc) * alpha): one multiply, no source term, so a
+// zero accumulator keeps the sign alpha gives it. Later epilogues (row and
+// column scales, bias) become more nodes of this tree.
+using AlphaEpilogue = cutlass::epilogue::fusion::Sm90EVT<
+    cutlass::epilogue::fusion::Sm90Compute<cutlass::multiplies, cutlass::bfloat16_t, float,
+                                           cutlass::FloatRoundStyle::round_to_nearest>,
+    cutlass::epilogue::fusion::Sm90ScalarBroadcast<float>, cutlass::epilogue::fusion::Sm90AccFetch>;
+
+template <int TileM, int TileN, int TileK, int ClusterM, int ClusterN, class Schedule,
+          class Scheduler, bool SwapAB>
+struct TmaGemm {
+  using TileShape = cute::Shape<cute::Int<TileM>, cute::Int<TileN>, cute::Int<TileK>>;
+  using ClusterShape = cute::Shape<cute::Int<ClusterM>, cute::Int<ClusterN>, cute::_1>;
+  // Swapped, the kernel's D (N x M) is out read column-major.
+  using LayoutD =
+      std::conditional_t<SwapAB, cutlass::layout::ColumnMajor, cutlass::layout::RowMajor>;
+
+  using CollectiveEpilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
+      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, ClusterShape,
+      cutlass::epilogue::collective::EpilogueTileAuto, int32_t, float, void, LayoutD, kDenseAlignN,
+      cutlass::bfloat16_t, LayoutD, kDenseAlignN, typename Schedule::Epilogue,
+      AlphaEpilogue>::CollectiveOp;
+
+  using CollectiveMainloop = typename cutlass::gemm::collective::CollectiveBuilder<
+      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, int8_t, cutlass::layout::RowMajor,
+      kDenseAlignK, int8_t, cutlass::layout::ColumnMajor, kDenseAlignK, int32_t, TileShape,
+      ClusterShape,
+      cutlass::gemm::collective::StageCountAutoCarveout<static_cast<int>(
+          sizeof(typename CollectiveEpilogue::SharedStorage))>,
+      typename Schedule::Mainloop>::CollectiveOp;
+
+  using Kernel = cutlass::gemm::kernel::GemmUniversal<cute::Shape<int, int, int, int>,
+                                                      CollectiveMainloop, CollectiveEpilogue,
+                                                      Scheduler>;
+  using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
+
+  static typename Gemm::Arguments arguments(const DenseGemm& g) {
+    typename Kernel::StrideA stride_a{};
+    typename Kernel::StrideB stride_b{};
+    typename Kernel::StrideD stride_d{};
+    cute::get<0>(stride_a) = SwapAB ? g.ld_y : g.ld_x;
+    cute::get<0>(stride_b) = SwapAB ? g.ld_x : g.ld_y;
+    cute::get<SwapAB ? 1 : 0>(stride_d) = g.ld_out;
+    const int8_t* a = SwapAB ? g.y : g.x;
+    const int8_t* b = SwapAB ? g.x : g.y;
+    cutlass::KernelHardwareInfo hw;
+    hw.device_id = g.device;
+    hw.sm_count = g.sm_count;
+    return typename Gemm::Arguments{
+        cutlass::gemm::GemmUniversalMode::kGemm,
+        {SwapAB ? g.n : g.m, SwapAB ? g.m : g.n, g.k, 1},
+        {a, stride_a, b, stride_b},
+        {{{{g.alpha}}, {}, {}}, nullptr, stride_d, static_cast<cutlass::bfloat16_t*>(g.out),
+         stride_d},
+        hw};
+  }
+
+  static size_t workspace_size(const DenseGemm& g) {
+    return Gemm::get_workspace_size(arguments(g));
+  }
+
+  static Status run(const char* name, const DenseGemm& g, void* workspace, cudaStream_t stream) {
+    const auto args = arguments(g);
+    Gemm gemm;
+    cutlass::Status st = gemm.can_implement(args);
+    if (st == cutlass::Status::kSuccess) st = gemm.initialize(args, workspace, stream);
+    if (st == cutlass::Status::kSuccess) st = gemm.run(stream);
+    if (st != cutlass::Status::kSuccess) {
+      const cudaError_t err = cudaGetLastError();
+      return Status::cuda_error(std::string(name) + ": " + cutlassGetStatusString(st) +
+                                (err != cudaSuccess ? std::string(" (") + cudaGetErrorString(err) + ")"
+                                                    : std::string()));
+    }
+    return launch_status(name);
+  }
+};
+
+}  // namespace gemm_int8::kernels::sm90
+
+// One row of tile_configs.def becomes one launcher and one workspace query.
+#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, scheduler, swap)             \
+  namespace gemm_int8::kernels::sm90 {                                                         \
+  using Gemm_##name = TmaGemm<tm, tn, tk, cm, cn, schedule, scheduler, swap>;                  \
+  Status launch_##name(const DenseGemm& g, void* workspace, cudaStream_t stream) {             \
+    return Gemm_##name::run("sm90_" #name, g, workspace, stream);                              \
+  }                                                                                            \
+  size_t workspace_##name(const DenseGemm& g) { return Gemm_##name::workspace_size(g); }      \
+  }
