@@ -154,6 +154,13 @@ def test_reference_is_exact():
         assert torch.equal(acc.to(torch.int64), x.long() @ y.long().T)
         brief = ((x.long() @ y.long().T).float() * 0.3).bfloat16()
         assert torch.equal(scaled_bf16(acc, 0.3).view(torch.int16), brief.view(torch.int16))
+    # Zero sums are +0 (scaled by a negative alpha: -0), as int32 -> float32 gives them.
+    x, y = _int8(4, 64, generator=g), _int8(6, 64, generator=g)
+    x[1] = 0
+    brief = ((x.long() @ y.long().T).float() * -0.7).bfloat16()
+    assert torch.equal(
+        scaled_bf16(exact_accumulator(x, y), -0.7).view(torch.int16), brief.view(torch.int16)
+    )
     # Extremes: every partial sum at its largest, past float32's exact range overall.
     x = torch.full((2, 4096), -128, dtype=torch.int8)
     assert exact_accumulator(x, x)[0, 0].item() == 4096 * 128 * 128

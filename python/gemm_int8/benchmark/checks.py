@@ -27,6 +27,8 @@ def exact_accumulator(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """float64 (M, N) holding the exact integer x @ y.T for int8 x (M, K), y (N, K)."""
     m, k = x.shape
     n = y.shape[0]
+    # Accumulating into +0.0 also normalises any -0.0 a BLAS returns for an all-zero
+    # dot product (+0 + -0 = +0), so a zero sum reads +0 as the int32 path gives it.
     acc = torch.zeros((m, n), dtype=torch.float64, device=x.device)
     yf = y.to(torch.float32)
     rows = max(1, min(m, _CHUNK_BYTES // max(1, 12 * n + 4 * k)))

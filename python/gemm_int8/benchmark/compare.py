@@ -42,6 +42,7 @@ def _env_differences(old: dict, new: dict) -> list[str]:
             "torch": env.get("torch"),
             "gemm_int8 version": lib.get("version"),
             "gemm_int8 commit": lib.get("git_commit"),
+            "timing": doc.get("timer", {}).get("method"),
             "alpha": doc["settings"].get("alpha"),
             "reps": doc["settings"].get("reps"),
         }
@@ -71,6 +72,8 @@ def compare(old: dict, new: dict, noise: float = 0.03) -> dict:
             a_ok = a.get("status") == "ok" and a.get("median_us")
             b_ok = b.get("status") == "ok" and b.get("median_us")
             ratio = b["median_us"] / a["median_us"] if a_ok and b_ok else None
+            if ratio is None and a.get("status") == b.get("status"):
+                continue  # refused then, refused now: nothing to compare
             if ratio is None:
                 verdict = f"{a.get('status')} -> {b.get('status')}"
             elif ratio < 1 - noise:
@@ -133,10 +136,13 @@ def _summary(result: dict) -> list[str]:
             f"{result['labels'].get(name, name)}: {t['faster']} faster, {t['slower']} slower, "
             f"{t['same']} same (noise {result['noise']:.0%}); geomean new/old {g:.3f} ({change})"
         )
-    if result["only_old"]:
-        lines.append(f"only in old run: {', '.join(result['only_old'])}")
-    if result["only_new"]:
-        lines.append(f"only in new run: {', '.join(result['only_new'])}")
+    for key, where in (("only_old", "old"), ("only_new", "new")):
+        shapes = result[key]
+        if shapes:
+            more = f" and {len(shapes) - 6} more" if len(shapes) > 6 else ""
+            lines.append(
+                f"{len(shapes)} shapes only in the {where} run: {', '.join(shapes[:6])}{more}"
+            )
     return lines
 
 

@@ -132,7 +132,7 @@ CONTENDERS: list[Contender] = [
     ),
     Contender(
         "int_mm_scaled",
-        "_int_mm+scale",
+        "torch._int_mm+scale",
         "(torch._int_mm(x, y.T).float() * alpha).to(bfloat16): plain PyTorch",
         _BF16_EXACT,
         _int_mm_scaled,
@@ -140,7 +140,7 @@ CONTENDERS: list[Contender] = [
     ),
     Contender(
         "compiled",
-        "compiled",
+        "torch.compile",
         'torch.compile(mode="max-autotune-no-cudagraphs") of _int_mm + scale + cast (Triton)',
         _BF16_EXACT,
         _compiled,
@@ -149,7 +149,7 @@ CONTENDERS: list[Contender] = [
     ),
     Contender(
         "int_mm",
-        "_int_mm (i32)",
+        "torch._int_mm (i32)",
         "torch._int_mm(x, y.T) alone, int32 output (cuBLASLt)",
         Expect(torch.int32, exact=True, scaled=False),
         _int_mm,

@@ -115,7 +115,8 @@ def _git_info() -> dict:
         return {"git_commit": None, "git_dirty": None}
     commit = _run(["git", "-C", top, "rev-parse", "HEAD"], timeout=5)
     status = _run(["git", "-C", top, "status", "--porcelain", "--untracked-files=no"], timeout=5)
-    return {"git_commit": commit, "git_dirty": None if status is None else bool(status)}
+    dirty = None if commit is None or status is None else bool(status)
+    return {"git_commit": commit, "git_dirty": dirty}
 
 
 def _library_info() -> dict:
@@ -142,6 +143,19 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def _cuda_driver_version() -> str | None:
+    """The CUDA version the driver supports (cuDriverGetVersion), e.g. "13.0"."""
+    try:
+        import ctypes
+
+        version = ctypes.c_int()
+        if ctypes.CDLL("libcuda.so.1").cuDriverGetVersion(ctypes.byref(version)) != 0:
+            return None
+        return f"{version.value // 1000}.{version.value % 1000 // 10}"
+    except (OSError, AttributeError):
+        return None
+
+
 def _gpu_info(device: torch.device) -> dict:
     props = torch.cuda.get_device_properties(device)
     info = {
@@ -159,10 +173,7 @@ def _gpu_info(device: torch.device) -> dict:
         "temperature_c_after_run": None,
         "pstate_after_run": None,
     }
-    try:
-        info["cuda_driver_api"] = torch._C._cuda_getDriverVersion()
-    except Exception:
-        pass
+    info["cuda_driver_api"] = _cuda_driver_version()
     smi = _nvidia_smi(device)
     if smi:
         info["driver"] = smi["driver_version"]

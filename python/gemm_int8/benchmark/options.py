@@ -162,6 +162,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="timing budget of one shape when --reps is adaptive (default 0.5; CPU 0.2)",
     )
     r.add_argument(
+        "--flush",
+        choices=("read", "write"),
+        default="read",
+        help="how L2 is flushed before each timed call: read a max(2x L2, 256 MiB) buffer "
+        "(default), or zero it as triton's do_bench does (write: the call then also pays to "
+        "write back dirty lines); see docs/benchmark.md",
+    )
+    r.add_argument(
         "--alpha",
         type=_typed(_finite_float),
         default=0.01,

@@ -19,9 +19,10 @@ def _load_matplotlib():
 
         matplotlib.use("Agg")  # files only; never needs a display
         from matplotlib.figure import Figure
+        from matplotlib.ticker import FuncFormatter
     except ImportError:
         return None
-    return Figure, matplotlib.colormaps["viridis"]
+    return Figure, matplotlib.colormaps["viridis"], FuncFormatter
 
 
 def _ok_median(entry: dict):
@@ -36,7 +37,7 @@ def _nk_groups(results: list[dict]) -> dict[tuple[int, int], list[dict]]:
 
 
 def _speedup_figure(mpl, doc: dict, path: Path) -> bool:
-    Figure, cmap = mpl
+    Figure, cmap, _ = mpl
     contenders = [c for c in doc["contenders"] if not c["baseline"]]
     groups = _nk_groups(doc["results"])
     plotted = [
@@ -67,18 +68,22 @@ def _speedup_figure(mpl, doc: dict, path: Path) -> bool:
                 seen.add(m)
                 ax.bar(x, s, bar_w, color=colors[m], label=label)
                 if label_bars:
-                    ax.annotate(f"{s:.2f}", (x, s), ha="center", va="bottom", fontsize=6)
+                    turn = 90 if len(bars) > 5 else 0  # side by side they would overlap
+                    ax.annotate(
+                        f"{s:.2f}", (x, s), ha="center", va="bottom", fontsize=6, rotation=turn
+                    )
         ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
         ax.set_xticks(range(len(groups)), [f"N={n}\nK={k}" for n, k in groups])
         ax.set_ylabel(f"{c['label']}\nspeedup over bf16")
         handles, labels = ax.get_legend_handles_labels()
         order = sorted(range(len(labels)), key=lambda i: int(labels[i][2:]))
+        # Outside the axes, so it never hides a bar or its value.
         ax.legend(
             [handles[i] for i in order],
             [labels[i] for i in order],
             fontsize="small",
-            ncol=min(len(ms), 6),
             loc="upper left",
+            bbox_to_anchor=(1.0, 1.0),
         )
     axes[0].set_title(f"speedup over torch bf16 matmul — {doc['device']['name']}")
     fig.savefig(path, dpi=120)
@@ -86,7 +91,10 @@ def _speedup_figure(mpl, doc: dict, path: Path) -> bool:
 
 
 def _time_vs_m_figure(mpl, doc: dict, path: Path) -> bool:
-    Figure = mpl[0]
+    Figure, _, FuncFormatter = mpl
+    plain = FuncFormatter(lambda v, _: f"{v:g}")  # 40, not 4 x 10^1
+    # Minor ticks: label only 2, 3 and 5 times a power of ten, or they run together.
+    sparse = FuncFormatter(lambda v, _: f"{v:g}" if f"{v:e}"[0] in "235" else "")
     groups = {
         nk: sorted(rows, key=lambda r: r["m"])
         for nk, rows in _nk_groups(doc["results"]).items()
@@ -104,16 +112,28 @@ def _time_vs_m_figure(mpl, doc: dict, path: Path) -> bool:
             pts = [(r["m"], _ok_median(r["contenders"].get(c["name"], {}))) for r in rows]
             pts = [(m, t) for m, t in pts if t]
             if pts:
-                ax.plot(*zip(*pts, strict=True), marker="o", label=c["label"])
+                # A leading underscore would hide the label from the legend.
+                ax.plot(*zip(*pts, strict=True), marker="o", label=" " + c["label"])
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(sparse)
         ax.set_xlabel("M (tokens)")
         ax.set_ylabel("median µs")
         ax.set_title(f"N={n}, K={k}")
         ax.grid(True, which="both", linewidth=0.3)
     for ax in axes[len(groups) :]:
         ax.set_visible(False)
-    axes[0].legend(fontsize="small")
+    handles = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(lab, h)
+    fig.legend(
+        list(handles.values()),
+        [k.strip() for k in handles],
+        loc="outside lower center",
+        ncol=len(handles),
+    )
     fig.suptitle(f"time vs M — {doc['device']['name']}")
     fig.savefig(path, dpi=120)
     return True

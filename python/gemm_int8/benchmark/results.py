@@ -36,6 +36,7 @@ def settings_from_args(args, device) -> runner.Settings:
         max_reps=d["max_reps"],
         save_samples=args.save_samples,
         progress=not args.no_progress,
+        flush=args.flush,
     )
 
 

@@ -34,6 +34,7 @@ class Settings:
     max_reps: int = 1000
     save_samples: bool = False
     progress: bool = True
+    flush: str = "read"  # how CudaTimer flushes L2: "read" or "write"
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -181,7 +182,7 @@ def run(shapes: list[Shape], contenders: list[Contender], settings: Settings, de
     if device.type == "cuda":
         torch.cuda.set_device(device)
         spin_up(device)
-        timer = CudaTimer(device)
+        timer = CudaTimer(device, flush=settings.flush)
         clock = ClockReader(device)
     else:
         timer, clock = CpuTimer(), None

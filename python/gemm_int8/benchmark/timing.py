@@ -55,21 +55,32 @@ def _rotated(names: list[str], r: int) -> list[str]:
 
 
 class CudaTimer:
-    kind = "cuda events, L2 flushed before each call"
+    def __init__(self, device: torch.device, flush_bytes: int | None = None, flush="read"):
+        """``flush_bytes``: size of the L2 flush buffer; None picks max(2 x L2, 256 MiB), 0 none.
 
-    def __init__(self, device: torch.device, flush_bytes: int | None = None):
-        """``flush_bytes``: size of the L2 flush buffer; None picks max(2 x L2, 256 MiB), 0 none."""
+        ``flush``: "read" sums the buffer, leaving L2 holding only clean lines, so the
+        timed call pays for its own traffic alone. "write" zeroes it instead (as
+        triton.testing.do_bench does), which leaves L2 full of dirty lines that the
+        timed call must write back first: on an H100 that added ~10 us to every call
+        (docs/benchmark.md), a cost set by the flush rather than by the call.
+        """
         self.device = device
         if flush_bytes is None:
             l2 = getattr(torch.cuda.get_device_properties(device), "L2_cache_size", 0) or 0
             flush_bytes = max(2 * l2, 256 << 20)
-        self.flush_bytes = flush_bytes
-        self._flush_buf = (
-            torch.empty(flush_bytes, dtype=torch.uint8, device=device) if flush_bytes else None
-        )
+        self.flush_bytes, self.flush_mode = flush_bytes, flush
+        self.kind = f"cuda events, L2 flushed ({flush}) before each call"
+        self._flush_buf = None
+        if flush_bytes:
+            self._flush_buf = torch.ones(flush_bytes // 4, dtype=torch.float32, device=device)
+            self._sink = torch.empty((), dtype=torch.float32, device=device)
 
     def flush(self) -> None:
-        if self._flush_buf is not None:
+        if self._flush_buf is None:
+            return
+        if self.flush_mode == "read":
+            torch.sum(self._flush_buf, dim=0, out=self._sink)
+        else:
             self._flush_buf.zero_()
 
     def rounds(self, fns: Fns, count: int):
