@@ -44,16 +44,22 @@ int sm80_row(const GemmProblem& p) {
 }
 
 // The sm90 boundaries. Each cites the measurement that chose it in
-// docs/performance.md.
-int sm90_row(const GemmProblem& p) {
-  // Provisional (docs/performance.md, "Round 1", 2026-11-25): swapped
-  // narrow tiles for decode-sized M, stream-K 128x128 for mid M, 128x256
-  // for the rest.
-  if (p.m() <= 16) return sm90::swap_t128x16x256_c1x1_coop_sk;
-  if (p.m() <= 32) return sm90::swap_t128x32x256_c1x1_coop_sk;
-  if (p.m() <= 64) return sm90::swap_t128x64x256_c1x1_coop_sk;
-  if (p.m() <= 512) return sm90::t128x128x128_c2x1_coop_sk;
-  return sm90::t128x256x128_c2x1_coop_sk;
+// docs/performance.md ("Round 1", 2026-11-25, H100 SXM).
+int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
+  // M <= 32: swapped 128x16 tiles tie the best row on every (N, K) measured
+  // (1, 8, 16, 17, 32 x {4096x4096, 14336x4096, 4096x14336}).
+  if (p.m() <= 32) return sm90::swap_t128x16x256_c1x1_coop_sk;
+  // M <= 128: swapped 128x32 (128x4096x4096 15.3 us vs 18.8 for 128x16).
+  if (p.m() <= 128) return sm90::swap_t128x32x256_c1x1_coop_sk;
+  // M <= 256: swapped 128x64 (256x4096x4096 18.0 us vs 22.6 for 128x128).
+  if (p.m() <= 256) return sm90::swap_t128x64x256_c1x1_coop_sk;
+  // Fewer 128x256 tiles than SMs: 128x128 stream-K fills the GPU
+  // (512x4096x4096 20.9 us vs 27.6; 512x4096x14336 50.6 vs 74.1).
+  const int64_t big_tiles = ((p.m() + 127) / 128) * ((p.n() + 255) / 256);
+  if (big_tiles < device.sm_count) return sm90::t128x128x128_c2x1_coop_sk;
+  // Everything larger: 128x256 persistent (best or within 3% on every seed,
+  // large and ragged shape measured).
+  return sm90::t128x256x128_c2x1_coop;
 }
 
 }  // namespace
@@ -123,7 +129,7 @@ Status choose_config(const GemmProblem& problem, const DeviceInfo& device,
   switch (family) {
     case KernelFamily::kSimt: *out = row_of(family, 0); break;
     case KernelFamily::kSm80: *out = row_of(family, sm80_row(problem)); break;
-    case KernelFamily::kSm90: *out = row_of(family, sm90_row(problem)); break;
+    case KernelFamily::kSm90: *out = row_of(family, sm90_row(problem, device)); break;
   }
   return {};
 }

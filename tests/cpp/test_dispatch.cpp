@@ -64,13 +64,19 @@ TEST(Dispatch, Sm80SmallMUsesTheSmallTile) {
 }
 
 TEST(Dispatch, Sm90DecodeUsesSwappedNarrowTiles) {
-  for (int m : {1, 8, 16, 32, 64}) {
+  for (int m : {1, 8, 16, 32, 64, 256}) {
     const KernelConfig c = choose(m, 4096, 4096, device(9, 0));
     EXPECT_EQ(std::string(c.name).find("sm90_swap_"), 0u) << m << " -> " << c.name;
-    EXPECT_GE(c.tile.n, m) << c.name;
   }
   const KernelConfig big = choose(8192, 8192, 8192, device(9, 0));
   EXPECT_EQ(std::string(big.name).find("sm90_swap_"), std::string::npos) << big.name;
+}
+
+TEST(Dispatch, Sm90StreamKWhenLargeTilesCannotFillTheGpu) {
+  // 512 x 4096: 4 x 16 = 64 tiles of 128x256 < 132 SMs.
+  EXPECT_NE(std::string(choose(512, 4096, 4096, device(9, 0)).name).find("_sk"), std::string::npos);
+  // 512 x 14336: 4 x 56 = 224 tiles fill the GPU.
+  EXPECT_EQ(std::string(choose(512, 14336, 4096, device(9, 0)).name).find("_sk"), std::string::npos);
 }
 
 TEST(Dispatch, EveryMFindsARow) {

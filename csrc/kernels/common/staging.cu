@@ -12,38 +12,45 @@ namespace {
 
 constexpr int kThreads = 256;
 
-int grid_for(int64_t elements) {
-  const int64_t blocks = (elements + kThreads - 1) / kThreads;
-  return static_cast<int>(blocks < 65535 * 16 ? (blocks > 0 ? blocks : 1) : 65535 * 16);
+// Rows go to blockIdx.y (grid-stride), columns to threads: no 64-bit
+// division per element, and each warp touches contiguous row segments.
+dim3 grid_for(int64_t rows, int64_t cols_per_thread_unit) {
+  const int64_t x = (cols_per_thread_unit + kThreads - 1) / kThreads;
+  return dim3(static_cast<unsigned>(x < 64 ? (x > 0 ? x : 1) : 64),
+              static_cast<unsigned>(rows < 65535 ? (rows > 0 ? rows : 1) : 65535));
 }
 
+// Each thread writes 16 destination bytes (ld_dst % 16 == 0, dst 16-byte aligned).
 __global__ void stage_int8_kernel(const int8_t* src, int64_t rows, int64_t cols, int64_t rs,
                                   int64_t cs, int8_t* dst, int64_t rows_dst, int64_t ld_dst) {
-  const int64_t total = rows_dst * ld_dst;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
-       i += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t r = i / ld_dst, c = i % ld_dst;
-    dst[i] = (r < rows && c < cols) ? src[r * rs + c * cs] : int8_t{0};
+  for (int64_t r = blockIdx.y; r < rows_dst; r += gridDim.y) {
+    const int8_t* src_row = src + r * rs;
+    for (int64_t c0 = (int64_t{blockIdx.x} * blockDim.x + threadIdx.x) * 16; c0 < ld_dst;
+         c0 += int64_t{gridDim.x} * blockDim.x * 16) {
+      alignas(16) int8_t chunk[16];
+#pragma unroll
+      for (int e = 0; e < 16; ++e)
+        chunk[e] = (r < rows && c0 + e < cols) ? src_row[(c0 + e) * cs] : int8_t{0};
+      *reinterpret_cast<int4*>(dst + r * ld_dst + c0) = *reinterpret_cast<const int4*>(chunk);
+    }
   }
 }
 
 __global__ void unstage_bf16_kernel(const __nv_bfloat16* src, int64_t ld_src, int64_t rows,
                                     int64_t cols, __nv_bfloat16* dst, int64_t rs, int64_t cs) {
-  const int64_t total = rows * cols;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
-       i += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t r = i / cols, c = i % cols;
-    dst[r * rs + c * cs] = src[r * ld_src + c];
-  }
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y)
+    for (int64_t c = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; c < cols;
+         c += int64_t{gridDim.x} * blockDim.x)
+      dst[r * rs + c * cs] = src[r * ld_src + c];
 }
 
 __global__ void fill_bf16_kernel(__nv_bfloat16* dst, int64_t rows, int64_t cols, int64_t rs,
                                  int64_t cs, float value) {
   const __nv_bfloat16 v = __float2bfloat16_rn(value);
-  const int64_t total = rows * cols;
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total;
-       i += int64_t{gridDim.x} * blockDim.x)
-    dst[(i / cols) * rs + (i % cols) * cs] = v;
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y)
+    for (int64_t c = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; c < cols;
+         c += int64_t{gridDim.x} * blockDim.x)
+      dst[r * rs + c * cs] = v;
 }
 
 }  // namespace
@@ -57,7 +64,7 @@ Status launch_status(const char* kernel) {
 Status stage_int8(const MatrixView& src, int8_t* dst, int64_t rows_dst, int64_t ld_dst,
                   cudaStream_t stream) {
   if (rows_dst == 0) return {};
-  stage_int8_kernel<<<grid_for(rows_dst * ld_dst), kThreads, 0, stream>>>(
+  stage_int8_kernel<<<grid_for(rows_dst, ld_dst / 16), kThreads, 0, stream>>>(
       static_cast<const int8_t*>(src.data), src.rows, src.cols, src.row_stride, src.col_stride, dst,
       rows_dst, ld_dst);
   return launch_status("stage_int8");
@@ -66,7 +73,7 @@ Status stage_int8(const MatrixView& src, int8_t* dst, int64_t rows_dst, int64_t 
 Status unstage_bf16(const void* src, int64_t ld_src, const MutableMatrixView& dst,
                     cudaStream_t stream) {
   if (dst.rows == 0 || dst.cols == 0) return {};
-  unstage_bf16_kernel<<<grid_for(dst.rows * dst.cols), kThreads, 0, stream>>>(
+  unstage_bf16_kernel<<<grid_for(dst.rows, dst.cols), kThreads, 0, stream>>>(
       static_cast<const __nv_bfloat16*>(src), ld_src, dst.rows, dst.cols,
       static_cast<__nv_bfloat16*>(dst.data), dst.row_stride, dst.col_stride);
   return launch_status("unstage_bf16");
@@ -74,7 +81,7 @@ Status unstage_bf16(const void* src, int64_t ld_src, const MutableMatrixView& ds
 
 Status fill_bf16(const MutableMatrixView& dst, float value, cudaStream_t stream) {
   if (dst.rows == 0 || dst.cols == 0) return {};
-  fill_bf16_kernel<<<grid_for(dst.rows * dst.cols), kThreads, 0, stream>>>(
+  fill_bf16_kernel<<<grid_for(dst.rows, dst.cols), kThreads, 0, stream>>>(
       static_cast<__nv_bfloat16*>(dst.data), dst.rows, dst.cols, dst.row_stride, dst.col_stride,
       value);
   return launch_status("fill_bf16");
