@@ -21,7 +21,9 @@ def reference_matmul(x: torch.Tensor, y: torch.Tensor, alpha: float = 1.0) -> to
 
 def assert_bitwise_equal(actual: torch.Tensor, expected: torch.Tensor, what: str = "") -> None:
     """Equal bit for bit (so -0.0 vs 0.0 and NaN payloads count); reports the first mismatch."""
-    assert actual.shape == expected.shape, f"{what}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
+    assert actual.shape == expected.shape, (
+        f"{what}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
+    )
     assert actual.dtype == expected.dtype, f"{what}: dtype {actual.dtype} != {expected.dtype}"
     a = actual.contiguous().view(torch.int16)
     e = expected.contiguous().view(torch.int16)

@@ -1,11 +1,10 @@
 """Bad input: a clear Python exception naming the argument, never a crash."""
 
+import gemm_int8
 import pytest
 import torch
 from conftest import HAS_CUDA, requires_cuda
 from reference import assert_bitwise_equal, random_int8, reference_matmul
-
-import gemm_int8
 
 
 def _ok_inputs(device, m=4, n=6, k=8):
@@ -109,14 +108,19 @@ def test_different_cuda_devices():
 def test_force_kernel_unknown_name(monkeypatch):
     monkeypatch.setenv("GEMM_INT8_FORCE_KERNEL", "warp_drive")
     x, y = _ok_inputs("cuda")
-    with pytest.raises(ValueError, match=r"GEMM_INT8_FORCE_KERNEL='warp_drive'.*accepted: auto, simt, sm80, sm90"):
+    with pytest.raises(
+        ValueError, match=r"GEMM_INT8_FORCE_KERNEL='warp_drive'.*accepted: auto, simt, sm80, sm90"
+    ):
         gemm_int8.matmul(x, y)
 
 
 @requires_cuda
 def test_context_usable_after_errors():
     x, y = _ok_inputs("cuda")
-    for bad in [lambda: gemm_int8.matmul(x, y[:, :3]), lambda: gemm_int8.matmul(x, y, float("nan"))]:
+    for bad in [
+        lambda: gemm_int8.matmul(x, y[:, :3]),
+        lambda: gemm_int8.matmul(x, y, float("nan")),
+    ]:
         with pytest.raises(ValueError):
             bad()
     out = gemm_int8.matmul(x, y)

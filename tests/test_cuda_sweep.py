@@ -2,12 +2,11 @@
 
 import os
 
+import gemm_int8
 import pytest
 import torch
 from conftest import requires_cuda
 from reference import assert_bitwise_equal, reference_matmul
-
-import gemm_int8
 
 SWEEP_SHAPES = int(os.environ.get("GEMM_INT8_TEST_SWEEP_SHAPES", "300"))
 
@@ -69,7 +68,9 @@ def _config_rows():
     from pathlib import Path
 
     rows = []
-    for table in sorted((Path(__file__).parents[1] / "csrc" / "kernels").glob("*/tile_configs.def")):
+    for table in sorted(
+        (Path(__file__).parents[1] / "csrc" / "kernels").glob("*/tile_configs.def")
+    ):
         family = table.parent.name
         for line in table.read_text().splitlines():
             match = re.match(rf"GEMM_INT8_{family.upper()}_CONFIG\((\w+),", line)
@@ -85,7 +86,15 @@ def test_every_config_row(monkeypatch, family, row):
     if (family == "sm90" and capability != (9, 0)) or (family == "sm80" and capability < (8, 0)):
         pytest.skip(f"{family} does not run on sm_{capability[0]}{capability[1]}")
     monkeypatch.setenv("GEMM_INT8_FORCE_KERNEL", row)
-    for m, n, k in [(1, 4096, 4096), (17, 200, 96), (300, 520, 1000), (1024, 2048, 4096), (129, 4097, 4095)]:
+    for m, n, k in [
+        (1, 4096, 4096),
+        (17, 200, 96),
+        (300, 520, 1000),
+        (1024, 2048, 4096),
+        (129, 4097, 4095),
+    ]:
         x = torch.randint(-128, 128, (m, k), dtype=torch.int8, device="cuda")
         y = torch.randint(-128, 128, (n, k), dtype=torch.int8, device="cuda")
-        assert_bitwise_equal(gemm_int8.matmul(x, y, -0.5), reference_matmul(x, y, -0.5), f"{row} {m}x{n}x{k}")
+        assert_bitwise_equal(
+            gemm_int8.matmul(x, y, -0.5), reference_matmul(x, y, -0.5), f"{row} {m}x{n}x{k}"
+        )

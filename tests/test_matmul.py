@@ -1,10 +1,9 @@
 """Exactness of gemm_int8.matmul on every device and kernel family."""
 
+import gemm_int8
 import pytest
 import torch
 from reference import assert_bitwise_equal, random_int8, reference_matmul
-
-import gemm_int8
 
 # (M, N, K): tiny, odd, unaligned, M = 1, tile edges, and a few larger ones.
 SHAPES = [
@@ -85,7 +84,10 @@ def test_one_dimensional_x(target, gen):
 
 def _layouts(gen, m, n, k):
     """(name, x, y) views that are transposed, sliced or misaligned."""
-    xb, yb = random_int8(m + 3, 2 * k + 5, generator=gen), random_int8(n + 3, 2 * k + 5, generator=gen)
+    xb, yb = (
+        random_int8(m + 3, 2 * k + 5, generator=gen),
+        random_int8(n + 3, 2 * k + 5, generator=gen),
+    )
     yield "contiguous", xb[:m, :k].contiguous(), yb[:n, :k].contiguous()
     yield "x transposed", random_int8(k, m, generator=gen).T, yb[:n, :k]
     yield "y transposed", xb[:m, :k], random_int8(k, n, generator=gen).T
@@ -123,7 +125,9 @@ def test_out_variant_strided_outputs(target, gen):
         "offset 1": lambda b: b[1 : m + 1, 1 : n + 1],
     }
     for name, view_of in views.items():
-        buffer = torch.full((2 * m + 1, 2 * n + 3), float("nan"), dtype=torch.bfloat16, device=target)
+        buffer = torch.full(
+            (2 * m + 1, 2 * n + 3), float("nan"), dtype=torch.bfloat16, device=target
+        )
         gemm_int8.matmul(x.to(target), y.to(target), 1.5, out=view_of(buffer))
         assert_bitwise_equal(view_of(buffer).cpu(), expected, name)
         view_of(buffer).fill_(float("nan"))

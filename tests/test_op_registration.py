@@ -1,10 +1,9 @@
 """The ops are real PyTorch operators: schema, fake impl, opcheck, torch.compile."""
 
+import gemm_int8
 import pytest
 import torch
 from reference import assert_bitwise_equal, random_int8, reference_matmul
-
-import gemm_int8
 
 
 def sample_inputs(device):
@@ -22,7 +21,9 @@ def test_schemas_registered():
     functional = str(torch.ops.gemm_int8.matmul.default._schema)
     out = str(torch.ops.gemm_int8.matmul_out.default._schema)
     assert functional == "gemm_int8::matmul(Tensor x, Tensor y, float alpha=1.) -> Tensor"
-    assert out == "gemm_int8::matmul_out(Tensor x, Tensor y, float alpha=1., *, Tensor(a!) out) -> ()"
+    assert (
+        out == "gemm_int8::matmul_out(Tensor x, Tensor y, float alpha=1., *, Tensor(a!) out) -> ()"
+    )
 
 
 def test_opcheck(device):
@@ -47,7 +48,9 @@ def test_fake_impl_rejects_bad_metadata():
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     with FakeTensorMode(), pytest.raises(RuntimeError, match="K mismatch"):
-        gemm_int8.matmul(torch.empty((3, 64), dtype=torch.int8), torch.empty((5, 63), dtype=torch.int8))
+        gemm_int8.matmul(
+            torch.empty((3, 64), dtype=torch.int8), torch.empty((5, 63), dtype=torch.int8)
+        )
 
 
 @pytest.mark.parametrize("dynamic", [True, False])

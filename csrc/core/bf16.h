@@ -10,7 +10,8 @@ namespace gemm_int8 {
 inline uint16_t float_to_bf16_bits(float value) {
   uint32_t bits;
   std::memcpy(&bits, &value, sizeof(bits));
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((bits >> 16) | 0x40u);  // quiet NaN
+  if ((bits & 0x7fffffffu) > 0x7f800000u)
+    return static_cast<uint16_t>((bits >> 16) | 0x40u);  // quiet NaN
   bits += 0x7fffu + ((bits >> 16) & 1u);  // carries into the exponent, saturating to inf
   return static_cast<uint16_t>(bits >> 16);
 }

@@ -26,7 +26,8 @@ const int8_t* packed_rows(const MatrixView& v, std::vector<int8_t>& storage) {
   if (v.col_stride == 1 && (v.row_stride == v.cols || v.rows <= 1)) return base;
   storage.resize(static_cast<size_t>(v.rows * v.cols));
   for (int64_t r = 0; r < v.rows; ++r)
-    for (int64_t c = 0; c < v.cols; ++c) storage[r * v.cols + c] = base[r * v.row_stride + c * v.col_stride];
+    for (int64_t c = 0; c < v.cols; ++c)
+      storage[r * v.cols + c] = base[r * v.row_stride + c * v.col_stride];
   return storage.data();
 }
 

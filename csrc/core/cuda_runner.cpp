@@ -56,12 +56,15 @@ Status device_info(int ordinal, DeviceInfo* info) {
     return {};
   }
   DeviceInfo d;
-  GEMM_INT8_RETURN_IF_ERROR(cuda_status(
-      cudaDeviceGetAttribute(&d.cc_major, cudaDevAttrComputeCapabilityMajor, ordinal), "device query"));
-  GEMM_INT8_RETURN_IF_ERROR(cuda_status(
-      cudaDeviceGetAttribute(&d.cc_minor, cudaDevAttrComputeCapabilityMinor, ordinal), "device query"));
-  GEMM_INT8_RETURN_IF_ERROR(cuda_status(
-      cudaDeviceGetAttribute(&d.sm_count, cudaDevAttrMultiProcessorCount, ordinal), "device query"));
+  GEMM_INT8_RETURN_IF_ERROR(
+      cuda_status(cudaDeviceGetAttribute(&d.cc_major, cudaDevAttrComputeCapabilityMajor, ordinal),
+                  "device query"));
+  GEMM_INT8_RETURN_IF_ERROR(
+      cuda_status(cudaDeviceGetAttribute(&d.cc_minor, cudaDevAttrComputeCapabilityMinor, ordinal),
+                  "device query"));
+  GEMM_INT8_RETURN_IF_ERROR(
+      cuda_status(cudaDeviceGetAttribute(&d.sm_count, cudaDevAttrMultiProcessorCount, ordinal),
+                  "device query"));
   if (kernels::probe_simt() != cudaSuccess) {
     cudaGetLastError();  // the probe's error is an answer, not a fault
     std::ostringstream os;
@@ -112,7 +115,6 @@ void print_config_once(const GemmProblem& p, const KernelConfig& c) {
     std::cerr << "[gemm_int8] M=" << p.m() << " N=" << p.n() << " K=" << p.k() << " -> " << c
               << std::endl;
 }
-
 
 bool is_dense_family(KernelFamily f) {
   return f == KernelFamily::kSm80 || f == KernelFamily::kSm90;
@@ -218,8 +220,8 @@ Status run_cuda(const GemmProblem& p, const Plan& plan, void* workspace, size_t 
     g.ld_out = s.n_padded;
   }
   if (plan.config.family == KernelFamily::kSm90) {
-    GEMM_INT8_RETURN_IF_ERROR(
-        kernels::launch_sm90(plan.config.row, g, plan.kernel_workspace_bytes ? kernel_workspace : nullptr, stream));
+    GEMM_INT8_RETURN_IF_ERROR(kernels::launch_sm90(
+        plan.config.row, g, plan.kernel_workspace_bytes ? kernel_workspace : nullptr, stream));
   } else {
     GEMM_INT8_RETURN_IF_ERROR(kernels::launch_sm80(plan.config.row, g, stream));
   }

@@ -14,7 +14,11 @@ std::vector<KernelConfig> build_table() {
   // The SIMT family has one generic kernel: 64x64 CTA tile, K step 32, dp4a.
   table.push_back({KernelFamily::kSimt, 0, "simt_t64x64x32", {64, 64, 32}, 1, 2 * 64 * 32});
 #define GEMM_INT8_SM80_CONFIG(name, tm, tn, tk, wm, wn, wk, stages) \
-  table.push_back({KernelFamily::kSm80, sm80::name, "sm80_" #name, {tm, tn, tk}, stages,   \
+  table.push_back({KernelFamily::kSm80,                             \
+                   sm80::name,                                      \
+                   "sm80_" #name,                                   \
+                   {tm, tn, tk},                                    \
+                   stages,                                          \
                    (stages) * ((tm) + (tn)) * (tk)});
 #include "kernels/sm80/tile_configs.def"
 #undef GEMM_INT8_SM80_CONFIG
@@ -28,9 +32,8 @@ std::vector<KernelConfig> build_table() {
 
 const KernelConfig& row_of(KernelFamily family, int row) {
   const auto& all = all_configs();
-  return *std::find_if(all.begin(), all.end(), [&](const KernelConfig& c) {
-    return c.family == family && c.row == row;
-  });
+  return *std::find_if(all.begin(), all.end(),
+                       [&](const KernelConfig& c) { return c.family == family && c.row == row; });
 }
 
 // The sm80 boundaries. Each cites the measurement that chose it in

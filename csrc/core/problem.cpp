@@ -44,12 +44,11 @@ std::ostream& operator<<(std::ostream& os, const Device& device) {
 }
 
 std::ostream& operator<<(std::ostream& os, const GemmProblem& p) {
-  return os << "GemmProblem(M=" << p.m() << ", N=" << p.n() << ", K=" << p.k()
-            << ", x strides=(" << p.x.row_stride << ", " << p.x.col_stride << ")"
+  return os << "GemmProblem(M=" << p.m() << ", N=" << p.n() << ", K=" << p.k() << ", x strides=("
+            << p.x.row_stride << ", " << p.x.col_stride << ")"
             << ", y strides=(" << p.y.row_stride << ", " << p.y.col_stride << ")"
             << ", out=" << p.out.dtype << " strides=(" << p.out.row_stride << ", "
-            << p.out.col_stride << "), alpha=" << p.epilogue.alpha << ", on " << p.x.device
-            << ")";
+            << p.out.col_stride << "), alpha=" << p.epilogue.alpha << ", on " << p.x.device << ")";
 }
 
 }  // namespace gemm_int8

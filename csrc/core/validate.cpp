@@ -51,8 +51,8 @@ Status check_view(const char* name, const View& v) {
     return Status::value_error(cat(name, ": shape ", shape_of(v), " or strides (", v.row_stride,
                                    ", ", v.col_stride, ") exceed 2^40"));
   if (v.row_stride < 0 || v.col_stride < 0)
-    return Status::value_error(cat(name, ": negative strides (", v.row_stride, ", ", v.col_stride,
-                                   ") are not supported"));
+    return Status::value_error(
+        cat(name, ": negative strides (", v.row_stride, ", ", v.col_stride, ") are not supported"));
   if (v.rows > 0 && v.cols > 0) {
     if (v.data == nullptr) return Status::value_error(cat(name, ": data pointer is null"));
     if (reinterpret_cast<uintptr_t>(v.data) % dtype_size(v.dtype) != 0)
@@ -71,7 +71,8 @@ Status check_no_internal_overlap(const MutableMatrixView& out) {
     std::swap(small_stride, big_stride);
   }
   const bool small_ok = small_size <= 1 || small_stride >= 1;
-  const bool big_ok = big_size <= 1 || big_stride >= small_stride * (small_size > 1 ? small_size : 1);
+  const bool big_ok =
+      big_size <= 1 || big_stride >= small_stride * (small_size > 1 ? small_size : 1);
   if (out.rows > 0 && out.cols > 0 && !(small_ok && big_ok))
     return Status::value_error(cat("out: strides (", out.row_stride, ", ", out.col_stride,
                                    ") make elements of shape ", shape_of(out),
@@ -87,22 +88,23 @@ Status validate(const GemmProblem& p) {
   if (p.y.dtype != DType::kInt8)
     return Status::type_error(cat("y: expected int8, got ", dtype_name(p.y.dtype)));
   if (p.out.dtype != DType::kBFloat16)
-    return Status::type_error(
-        cat("out: expected bfloat16, got ", dtype_name(p.out.dtype), " (other output dtypes are planned)"));
+    return Status::type_error(cat("out: expected bfloat16, got ", dtype_name(p.out.dtype),
+                                  " (other output dtypes are planned)"));
   GEMM_INT8_RETURN_IF_ERROR(check_view("x", p.x));
   GEMM_INT8_RETURN_IF_ERROR(check_view("y", p.y));
   GEMM_INT8_RETURN_IF_ERROR(check_view("out", p.out));
 
   if (p.y.cols != p.x.cols)
-    return Status::value_error(cat("K mismatch: x has K=", p.x.cols, " columns but y has ", p.y.cols,
-                                   "; y must have shape (N, ", p.x.cols, ")"));
+    return Status::value_error(cat("K mismatch: x has K=", p.x.cols, " columns but y has ",
+                                   p.y.cols, "; y must have shape (N, ", p.x.cols, ")"));
   if (p.out.rows != p.m() || p.out.cols != p.n())
-    return Status::value_error(cat("out: expected shape (", p.m(), ", ", p.n(), "), got ",
-                                   shape_of(p.out)));
+    return Status::value_error(
+        cat("out: expected shape (", p.m(), ", ", p.n(), "), got ", shape_of(p.out)));
   if (p.k() > kMaxK)
-    return Status::value_error(cat("x: K=", p.k(), " exceeds ", kMaxK,
-                                   ", the largest K whose int32 accumulation cannot overflow "
-                                   "(a sum of K int8 products can reach 16384*K, which must stay below 2^31)"));
+    return Status::value_error(
+        cat("x: K=", p.k(), " exceeds ", kMaxK,
+            ", the largest K whose int32 accumulation cannot overflow "
+            "(a sum of K int8 products can reach 16384*K, which must stay below 2^31)"));
 
   if (p.y.device != p.x.device)
     return Status::value_error(cat("y is on ", p.y.device, " but x is on ", p.x.device,
@@ -112,8 +114,7 @@ Status validate(const GemmProblem& p) {
                                    "; all tensors must be on one device"));
 
   const double alpha = p.epilogue.alpha;
-  if (!std::isfinite(alpha))
-    return Status::value_error(cat("alpha=", alpha, " is not finite"));
+  if (!std::isfinite(alpha)) return Status::value_error(cat("alpha=", alpha, " is not finite"));
   if (std::fabs(alpha) > static_cast<double>(FLT_MAX))
     return Status::value_error(cat("alpha=", alpha, " is outside the float32 range"));
 

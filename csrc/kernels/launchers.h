@@ -24,11 +24,11 @@ struct DenseGemm {
   void* out = nullptr;
   int64_t ld_out = 0;
   float alpha = 1.0f;
-  int device = 0;    // CUDA ordinal, for kernels that size persistent grids
+  int device = 0;  // CUDA ordinal, for kernels that size persistent grids
   int sm_count = 0;
 };
-constexpr int kDenseAlignK = 16;   // int8 elements per 16-byte access
-constexpr int kDenseAlignN = 8;    // bfloat16 elements per 16-byte access
+constexpr int kDenseAlignK = 16;  // int8 elements per 16-byte access
+constexpr int kDenseAlignN = 8;   // bfloat16 elements per 16-byte access
 
 // cudaSuccess if this build has code the current device can run for the
 // family; cudaErrorNoKernelImageForDevice (or another error) otherwise.

@@ -89,8 +89,9 @@ at::Tensor& matmul_into(const at::Tensor& x, const at::Tensor& y, double alpha, 
                         const Compute& compute) {
   check_ranks(x, y);
   const auto expected = out_shape(x, y);
-  TORCH_CHECK_VALUE(out.sizes() == at::IntArrayRef(expected),
-                    "out: expected shape " + shape_str(expected) + ", got " + shape_str(out.sizes()));
+  TORCH_CHECK_VALUE(
+      out.sizes() == at::IntArrayRef(expected),
+      "out: expected shape " + shape_str(expected) + ", got " + shape_str(out.sizes()));
   const at::Tensor x2d = as_2d(x);
   // A batched out we cannot view as 2-D is computed into a temporary.
   const bool direct = out.dim() == 2 || out.is_contiguous();

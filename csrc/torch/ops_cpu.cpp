@@ -12,8 +12,7 @@ at::Tensor matmul_cpu_op(const at::Tensor& x, const at::Tensor& y, double alpha)
   return matmul_new(x, y, alpha, compute_cpu);
 }
 
-void matmul_out_cpu_op(const at::Tensor& x, const at::Tensor& y, double alpha,
-                              at::Tensor& out) {
+void matmul_out_cpu_op(const at::Tensor& x, const at::Tensor& y, double alpha, at::Tensor& out) {
   matmul_into(x, y, alpha, out, compute_cpu);
 }
 

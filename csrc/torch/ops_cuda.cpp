@@ -32,8 +32,7 @@ at::Tensor matmul_cuda_op(const at::Tensor& x, const at::Tensor& y, double alpha
   return matmul_new(x, y, alpha, compute_cuda);
 }
 
-void matmul_out_cuda_op(const at::Tensor& x, const at::Tensor& y, double alpha,
-                               at::Tensor& out) {
+void matmul_out_cuda_op(const at::Tensor& x, const at::Tensor& y, double alpha, at::Tensor& out) {
   matmul_into(x, y, alpha, out, compute_cuda);
 }
 

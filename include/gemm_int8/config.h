@@ -27,11 +27,11 @@ struct TileShape {
 // One row of a family's table.
 struct KernelConfig {
   KernelFamily family = KernelFamily::kSimt;
-  int row = 0;              // index into the family's table
-  const char* name = "";    // stable, printable, accepted by GEMM_INT8_FORCE_KERNEL
+  int row = 0;            // index into the family's table
+  const char* name = "";  // stable, printable, accepted by GEMM_INT8_FORCE_KERNEL
   TileShape tile;
   int stages = 0;
-  int smem_bytes = 0;       // static estimate: stages * (tile.m + tile.n) * tile.k; 0 if auto
+  int smem_bytes = 0;  // static estimate: stages * (tile.m + tile.n) * tile.k; 0 if auto
 };
 
 // What dispatch needs to know about a GPU.

@@ -18,8 +18,8 @@ struct Staging {
   bool x = false;
   bool y = false;
   bool out = false;
-  int64_t k_padded = 0;   // K the kernel sees
-  int64_t n_padded = 0;   // N the kernel sees (y and out staged if it differs)
+  int64_t k_padded = 0;  // K the kernel sees
+  int64_t n_padded = 0;  // N the kernel sees (y and out staged if it differs)
 };
 
 struct Plan {

@@ -11,8 +11,16 @@ namespace gemm_int8 {
 // Operand dtypes the kernels take, plus the common ones callers may pass by
 // mistake, so validation can name them.
 enum class DType : uint8_t {
-  kInt8, kInt32, kBFloat16, kFloat16, kFloat32,
-  kUInt8, kInt16, kInt64, kFloat64, kBool,
+  kInt8,
+  kInt32,
+  kBFloat16,
+  kFloat16,
+  kFloat32,
+  kUInt8,
+  kInt16,
+  kInt64,
+  kFloat64,
+  kBool,
 };
 
 const char* dtype_name(DType dtype);

@@ -21,9 +21,13 @@ class Status {
   Status() = default;  // ok
   static Status type_error(std::string msg) { return {StatusCode::kTypeError, std::move(msg)}; }
   static Status value_error(std::string msg) { return {StatusCode::kValueError, std::move(msg)}; }
-  static Status not_supported(std::string msg) { return {StatusCode::kNotSupported, std::move(msg)}; }
+  static Status not_supported(std::string msg) {
+    return {StatusCode::kNotSupported, std::move(msg)};
+  }
   static Status cuda_error(std::string msg) { return {StatusCode::kCudaError, std::move(msg)}; }
-  static Status out_of_memory(std::string msg) { return {StatusCode::kOutOfMemory, std::move(msg)}; }
+  static Status out_of_memory(std::string msg) {
+    return {StatusCode::kOutOfMemory, std::move(msg)};
+  }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
@@ -38,8 +42,8 @@ class Status {
 }  // namespace gemm_int8
 
 // Propagates a non-ok Status out of the calling function.
-#define GEMM_INT8_RETURN_IF_ERROR(expr)          \
-  do {                                           \
-    ::gemm_int8::Status _gemm_int8_st = (expr);  \
+#define GEMM_INT8_RETURN_IF_ERROR(expr)            \
+  do {                                             \
+    ::gemm_int8::Status _gemm_int8_st = (expr);    \
     if (!_gemm_int8_st.ok()) return _gemm_int8_st; \
   } while (0)

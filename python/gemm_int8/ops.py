@@ -37,7 +37,9 @@ def matmul(
 
 def _check_meta(x: torch.Tensor, y: torch.Tensor) -> list:
     torch._check(x.dim() >= 1, lambda: "x: expected a tensor of shape (..., K), got a 0-d tensor")
-    torch._check(y.dim() == 2, lambda: f"y: expected a 2-D tensor of shape (N, K), got {tuple(y.shape)}")
+    torch._check(
+        y.dim() == 2, lambda: f"y: expected a 2-D tensor of shape (N, K), got {tuple(y.shape)}"
+    )
     torch._check(x.dtype == torch.int8, lambda: f"x: expected int8, got {x.dtype}")
     torch._check(y.dtype == torch.int8, lambda: f"y: expected int8, got {y.dtype}")
     torch._check(
@@ -58,4 +60,6 @@ def _matmul_out_fake(
 ) -> None:
     shape = _check_meta(x, y)
     torch._check(out.dtype == torch.bfloat16, lambda: f"out: expected bfloat16, got {out.dtype}")
-    torch._check(list(out.shape) == shape, lambda: f"out: expected shape {shape}, got {list(out.shape)}")
+    torch._check(
+        list(out.shape) == shape, lambda: f"out: expected shape {shape}, got {list(out.shape)}"
+    )

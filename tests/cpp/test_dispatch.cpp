@@ -76,7 +76,8 @@ TEST(Dispatch, Sm90StreamKWhenLargeTilesCannotFillTheGpu) {
   // 512 x 4096: 4 x 16 = 64 tiles of 128x256 < 132 SMs.
   EXPECT_NE(std::string(choose(512, 4096, 4096, device(9, 0)).name).find("_sk"), std::string::npos);
   // 512 x 14336: 4 x 56 = 224 tiles fill the GPU.
-  EXPECT_EQ(std::string(choose(512, 14336, 4096, device(9, 0)).name).find("_sk"), std::string::npos);
+  EXPECT_EQ(std::string(choose(512, 14336, 4096, device(9, 0)).name).find("_sk"),
+            std::string::npos);
 }
 
 TEST(Dispatch, EveryMFindsARow) {
@@ -108,7 +109,8 @@ TEST(Dispatch, UnknownOverrideListsTheAcceptedNames) {
   KernelOverride o;
   const Status st = parse_kernel_override("fastest", &o);
   EXPECT_EQ(st.code(), StatusCode::kValueError);
-  EXPECT_NE(st.message().find("accepted: auto, simt, sm80, sm90"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("accepted: auto, simt, sm80, sm90"), std::string::npos)
+      << st.message();
   EXPECT_TRUE(parse_kernel_override("auto", &o).ok());
   EXPECT_FALSE(o.forced);
 }

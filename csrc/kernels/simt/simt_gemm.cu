@@ -33,10 +33,9 @@ __device__ void load_tile(const StridedInt8& a, int64_t row0, int64_t k0,
   }
 }
 
-__global__ void __launch_bounds__(kThreads) simt_gemm_kernel(StridedInt8 x, StridedInt8 y,
-                                                              __nv_bfloat16* out, int64_t ors,
-                                                              int64_t ocs, float alpha,
-                                                              int64_t n_tiles, int64_t tiles) {
+__global__ void __launch_bounds__(kThreads)
+    simt_gemm_kernel(StridedInt8 x, StridedInt8 y, __nv_bfloat16* out, int64_t ors, int64_t ocs,
+                     float alpha, int64_t n_tiles, int64_t tiles) {
   __shared__ int xs[kPackedK][kTileM + 1];
   __shared__ int ys[kPackedK][kTileN + 1];
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;

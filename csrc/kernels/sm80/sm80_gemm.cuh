@@ -6,9 +6,7 @@
 #include <cutlass/epilogue/thread/linear_combination.h>
 #include <cutlass/gemm/device/gemm.h>
 
-#include <string>
-
-#include "kernels/launchers.h"
+#include "kernels/cutlass_run.h"
 
 namespace gemm_int8::kernels::sm80 {
 
@@ -20,9 +18,9 @@ using AlphaEpilogue = cutlass::epilogue::thread::LinearCombination<
 
 template <int TileM, int TileN, int TileK, int WarpM, int WarpN, int WarpK, int Stages>
 using TensorOpGemm = cutlass::gemm::device::Gemm<
-    int8_t, cutlass::layout::RowMajor,                 // x: M x K, K contiguous
-    int8_t, cutlass::layout::ColumnMajor,              // y^T: K x N, K contiguous
-    cutlass::bfloat16_t, cutlass::layout::RowMajor,    // out
+    int8_t, cutlass::layout::RowMajor,               // x: M x K, K contiguous
+    int8_t, cutlass::layout::ColumnMajor,            // y^T: K x N, K contiguous
+    cutlass::bfloat16_t, cutlass::layout::RowMajor,  // out
     int32_t, cutlass::arch::OpClassTensorOp, cutlass::arch::Sm80,
     cutlass::gemm::GemmShape<TileM, TileN, TileK>, cutlass::gemm::GemmShape<WarpM, WarpN, WarpK>,
     cutlass::gemm::GemmShape<16, 8, 32>, AlphaEpilogue,
@@ -33,28 +31,18 @@ template <typename Gemm>
 Status run(const char* name, const DenseGemm& g, cudaStream_t stream) {
   using Ref = cutlass::TensorRef<cutlass::bfloat16_t, cutlass::layout::RowMajor>;
   Ref out(static_cast<cutlass::bfloat16_t*>(g.out), cutlass::layout::RowMajor(g.ld_out));
-  typename Gemm::Arguments args({g.m, g.n, g.k}, {g.x, cutlass::layout::RowMajor(g.ld_x)},
-                                {g.y, cutlass::layout::ColumnMajor(g.ld_y)}, out, out,
-                                {g.alpha, 0.0f});
-  Gemm gemm;
-  cutlass::Status st = gemm.can_implement(args);
-  if (st == cutlass::Status::kSuccess) st = gemm.initialize(args, nullptr, stream);
-  if (st == cutlass::Status::kSuccess) st = gemm.run(stream);
-  if (st != cutlass::Status::kSuccess) {
-    const cudaError_t err = cudaGetLastError();
-    return Status::cuda_error(std::string(name) + ": " + cutlassGetStatusString(st) +
-                              (err != cudaSuccess ? std::string(" (") + cudaGetErrorString(err) + ")"
-                                                  : std::string()));
-  }
-  return launch_status(name);
+  const typename Gemm::Arguments args({g.m, g.n, g.k}, {g.x, cutlass::layout::RowMajor(g.ld_x)},
+                                      {g.y, cutlass::layout::ColumnMajor(g.ld_y)}, out, out,
+                                      {g.alpha, 0.0f});
+  return run_cutlass<Gemm>(name, args, nullptr, stream);
 }
 
 }  // namespace gemm_int8::kernels::sm80
 
 // One row of tile_configs.def becomes one exported launcher.
-#define GEMM_INT8_SM80_CONFIG(name, tm, tn, tk, wm, wn, wk, stages)                          \
-  namespace gemm_int8::kernels::sm80 {                                                      \
-  Status launch_##name(const DenseGemm& g, cudaStream_t stream) {                           \
-    return run<TensorOpGemm<tm, tn, tk, wm, wn, wk, stages>>("sm80_" #name, g, stream);     \
-  }                                                                                          \
+#define GEMM_INT8_SM80_CONFIG(name, tm, tn, tk, wm, wn, wk, stages)                     \
+  namespace gemm_int8::kernels::sm80 {                                                  \
+  Status launch_##name(const DenseGemm& g, cudaStream_t stream) {                       \
+    return run<TensorOpGemm<tm, tn, tk, wm, wn, wk, stages>>("sm80_" #name, g, stream); \
+  }                                                                                     \
   }

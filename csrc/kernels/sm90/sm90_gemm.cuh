@@ -4,19 +4,18 @@
 // translation unit per row of tile_configs.def.
 #pragma once
 
-#include <cute/tensor.hpp>
 #include <cutlass/cutlass.h>
+#include <cutlass/gemm/device/gemm_universal_adapter.h>
+
+#include <cute/tensor.hpp>
 #include <cutlass/epilogue/collective/collective_builder.hpp>
 #include <cutlass/epilogue/fusion/sm90_callbacks_tma_warpspecialized.hpp>
 #include <cutlass/gemm/collective/collective_builder.hpp>
-#include <cutlass/gemm/device/gemm_universal_adapter.h>
 #include <cutlass/gemm/kernel/gemm_universal.hpp>
 #include <cutlass/gemm/kernel/tile_scheduler.hpp>
-
-#include <string>
 #include <type_traits>
 
-#include "kernels/launchers.h"
+#include "kernels/cutlass_run.h"
 
 namespace gemm_int8::kernels::sm90 {
 
@@ -62,9 +61,9 @@ struct TmaGemm {
           sizeof(typename CollectiveEpilogue::SharedStorage))>,
       typename Schedule::Mainloop>::CollectiveOp;
 
-  using Kernel = cutlass::gemm::kernel::GemmUniversal<cute::Shape<int, int, int, int>,
-                                                      CollectiveMainloop, CollectiveEpilogue,
-                                                      Scheduler>;
+  using Kernel =
+      cutlass::gemm::kernel::GemmUniversal<cute::Shape<int, int, int, int>, CollectiveMainloop,
+                                           CollectiveEpilogue, Scheduler>;
   using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
 
   static typename Gemm::Arguments arguments(const DenseGemm& g) {
@@ -79,13 +78,15 @@ struct TmaGemm {
     cutlass::KernelHardwareInfo hw;
     hw.device_id = g.device;
     hw.sm_count = g.sm_count;
-    return typename Gemm::Arguments{
-        cutlass::gemm::GemmUniversalMode::kGemm,
-        {SwapAB ? g.n : g.m, SwapAB ? g.m : g.n, g.k, 1},
-        {a, stride_a, b, stride_b},
-        {{{{g.alpha}}, {}, {}}, nullptr, stride_d, static_cast<cutlass::bfloat16_t*>(g.out),
-         stride_d},
-        hw};
+    return typename Gemm::Arguments{cutlass::gemm::GemmUniversalMode::kGemm,
+                                    {SwapAB ? g.n : g.m, SwapAB ? g.m : g.n, g.k, 1},
+                                    {a, stride_a, b, stride_b},
+                                    {{{{g.alpha}}, {}, {}},
+                                     nullptr,
+                                     stride_d,
+                                     static_cast<cutlass::bfloat16_t*>(g.out),
+                                     stride_d},
+                                    hw};
   }
 
   static size_t workspace_size(const DenseGemm& g) {
@@ -93,29 +94,18 @@ struct TmaGemm {
   }
 
   static Status run(const char* name, const DenseGemm& g, void* workspace, cudaStream_t stream) {
-    const auto args = arguments(g);
-    Gemm gemm;
-    cutlass::Status st = gemm.can_implement(args);
-    if (st == cutlass::Status::kSuccess) st = gemm.initialize(args, workspace, stream);
-    if (st == cutlass::Status::kSuccess) st = gemm.run(stream);
-    if (st != cutlass::Status::kSuccess) {
-      const cudaError_t err = cudaGetLastError();
-      return Status::cuda_error(std::string(name) + ": " + cutlassGetStatusString(st) +
-                                (err != cudaSuccess ? std::string(" (") + cudaGetErrorString(err) + ")"
-                                                    : std::string()));
-    }
-    return launch_status(name);
+    return run_cutlass<Gemm>(name, arguments(g), workspace, stream);
   }
 };
 
 }  // namespace gemm_int8::kernels::sm90
 
 // One row of tile_configs.def becomes one launcher and one workspace query.
-#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, scheduler, swap)             \
-  namespace gemm_int8::kernels::sm90 {                                                         \
-  using Gemm_##name = TmaGemm<tm, tn, tk, cm, cn, schedule, scheduler, swap>;                  \
-  Status launch_##name(const DenseGemm& g, void* workspace, cudaStream_t stream) {             \
-    return Gemm_##name::run("sm90_" #name, g, workspace, stream);                              \
-  }                                                                                            \
-  size_t workspace_##name(const DenseGemm& g) { return Gemm_##name::workspace_size(g); }      \
+#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, scheduler, swap)       \
+  namespace gemm_int8::kernels::sm90 {                                                   \
+  using Gemm_##name = TmaGemm<tm, tn, tk, cm, cn, schedule, scheduler, swap>;            \
+  Status launch_##name(const DenseGemm& g, void* workspace, cudaStream_t stream) {       \
+    return Gemm_##name::run("sm90_" #name, g, workspace, stream);                        \
+  }                                                                                      \
+  size_t workspace_##name(const DenseGemm& g) { return Gemm_##name::workspace_size(g); } \
   }

@@ -1,0 +1,29 @@
+// One way to run a CUTLASS device-level operator (2.x device::Gemm or 3.x
+// GemmUniversalAdapter) and turn its status into ours.
+#pragma once
+
+#include <cutlass/cutlass.h>
+
+#include <string>
+
+#include "kernels/launchers.h"
+
+namespace gemm_int8::kernels {
+
+template <typename Operator>
+Status run_cutlass(const char* name, const typename Operator::Arguments& args, void* workspace,
+                   cudaStream_t stream) {
+  Operator op;
+  cutlass::Status st = op.can_implement(args);
+  if (st == cutlass::Status::kSuccess) st = op.initialize(args, workspace, stream);
+  if (st == cutlass::Status::kSuccess) st = op.run(stream);
+  if (st != cutlass::Status::kSuccess) {
+    const cudaError_t err = cudaGetLastError();
+    std::string message = std::string(name) + ": " + cutlassGetStatusString(st);
+    if (err != cudaSuccess) message += std::string(" (") + cudaGetErrorString(err) + ")";
+    return Status::cuda_error(message);
+  }
+  return launch_status(name);
+}
+
+}  // namespace gemm_int8::kernels
