@@ -52,7 +52,9 @@ TEST_P(CpuGemm, MatchesTheExactReference) {
 INSTANTIATE_TEST_SUITE_P(Shapes, CpuGemm,
                          ::testing::Values(std::make_tuple(1, 1, 1), std::make_tuple(3, 70, 5),
                                            std::make_tuple(17, 65, 1025),
-                                           std::make_tuple(40, 130, 2100)));
+                                           std::make_tuple(40, 130, 2100),
+                                           std::make_tuple(4, 2, 16), std::make_tuple(9, 131, 33),
+                                           std::make_tuple(64, 64, 1041)));
 
 TEST(CpuGemmEdges, ExtremeValuesAtMaxK) {
   HostProblem h(1, 2, kMaxK);
