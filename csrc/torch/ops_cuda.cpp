@@ -3,23 +3,19 @@
 #include <torch/library.h>
 
 #include "gemm_int8/cuda.h"
-#include "gemm_int8/validate.h"
 #include "matmul_common.h"
 
 namespace gemm_int8::torch_ops {
 namespace {
 
-// Validate before touching CUDA state, so a CPU tensor in the mix is a clean
-// ValueError; then plan, take workspace from the caching allocator and run
-// on the current stream of the tensors' device.
+// plan_cuda validates before touching CUDA state (a CPU tensor in the mix is
+// a clean ValueError); then workspace comes from the caching allocator and
+// the launch goes to the current stream of the tensors' device.
 Status compute_cuda(const GemmProblem& problem) {
-  GEMM_INT8_RETURN_IF_ERROR(validate(problem));
-  if (problem.x.device.kind != Device::Kind::kCuda)
-    return Status::value_error("x is on cpu but the other tensors are on cuda");
-  const c10::DeviceIndex index = static_cast<c10::DeviceIndex>(problem.x.device.index);
-  c10::cuda::CUDAGuard guard(index);
   Plan plan;
   GEMM_INT8_RETURN_IF_ERROR(plan_cuda(problem, &plan));
+  const auto index = static_cast<c10::DeviceIndex>(problem.x.device.index);
+  c10::cuda::CUDAGuard guard(index);
   at::Tensor workspace;
   if (plan.workspace_bytes > 0)
     workspace = at::empty({static_cast<int64_t>(plan.workspace_bytes)},
