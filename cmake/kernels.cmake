@@ -43,3 +43,12 @@ foreach(family sm80 sm90)
     target_compile_definitions(gemm_int8_cuda PRIVATE GEMM_INT8_HAS_${upper}=1)
   endif()
 endforeach()
+# The skinny family (mma.sync, sm_80+) shares the sm80 family's flags. Its
+# rows compile in seconds, so they share one translation unit.
+if(GEMM_INT8_GENCODE_SM80)
+  set(_skinny csrc/kernels/skinny/skinny_gemm.cu)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+    "${PROJECT_SOURCE_DIR}/csrc/kernels/skinny/tile_configs.def")
+  target_sources(gemm_int8_cuda PRIVATE ${_skinny})
+  set_source_files_properties(${_skinny} PROPERTIES COMPILE_OPTIONS "${GEMM_INT8_GENCODE_SM80}")
+endif()

@@ -119,12 +119,13 @@ void print_config_once(const GemmProblem& p, const KernelConfig& c) {
 bool is_dense_family(KernelFamily f) {
   return f == KernelFamily::kSm80 || f == KernelFamily::kSm90;
 }
+bool needs_workspace_plan(KernelFamily f) { return f != KernelFamily::kSimt; }
 
 // The dense-kernel view of a problem before staging replaces any pointers.
 kernels::DenseGemm dense_view(const GemmProblem& p, const Plan& plan) {
   kernels::DenseGemm g;
   g.m = static_cast<int>(p.m());
-  g.n = static_cast<int>(plan.staging.n_padded);
+  g.n = static_cast<int>(plan.staging.n_kernel);
   g.k = static_cast<int>(plan.staging.k_padded);
   g.alpha = p.epilogue.alpha_f32();
   g.x = static_cast<const int8_t*>(p.x.data), g.ld_x = dense_ld(p.x, kernels::kDenseAlignK);
@@ -132,17 +133,24 @@ kernels::DenseGemm dense_view(const GemmProblem& p, const Plan& plan) {
   g.out = p.out.data, g.ld_out = dense_ld(p.out, kernels::kDenseAlignN);
   g.device = p.x.device.index;
   g.sm_count = plan.device.sm_count;
+  g.split = plan.config.split;
   return g;
 }
 
-Staging plan_staging(const GemmProblem& p) {
+// What each family needs: every tensor-core family reads x and y as
+// 16-byte aligned rows with K % 16 == 0. sm80 also needs N % 8 == 0 (y gains
+// zero rows). sm90's TMA loads clip ragged N themselves; its TMA stores, like
+// sm80's, need an 8-aligned out pitch. skinny writes any out in place.
+Staging plan_staging(const GemmProblem& p, KernelFamily family) {
   Staging s;
   s.k_padded = round_up(p.k(), kernels::kDenseAlignK);
-  s.n_padded = round_up(p.n(), kernels::kDenseAlignN);
-  const bool ragged_n = s.n_padded != p.n();  // y gains zero rows, out a padded copy
+  const int64_t n_aligned = round_up(p.n(), kernels::kDenseAlignN);
+  const bool ragged_n = n_aligned != p.n();
+  s.n_kernel = family == KernelFamily::kSm80 ? n_aligned : p.n();
   s.x = dense_ld(p.x, kernels::kDenseAlignK) < 0;
-  s.y = ragged_n || dense_ld(p.y, kernels::kDenseAlignK) < 0;
-  s.out = ragged_n || dense_ld(p.out, kernels::kDenseAlignN) < 0;
+  s.y = dense_ld(p.y, kernels::kDenseAlignK) < 0 || s.n_kernel != p.n();
+  s.out = family != KernelFamily::kSkinny && (ragged_n || dense_ld(p.out, kernels::kDenseAlignN) < 0);
+  s.ld_out = n_aligned;
   return s;
 }
 
@@ -164,15 +172,19 @@ Status plan_cuda(const GemmProblem& p, Plan* plan) {
 
   result.m = p.m(), result.n = p.n(), result.k = p.k();
   GEMM_INT8_RETURN_IF_ERROR(choose_config(p, result.device, forced, &result.config));
-  if (is_dense_family(result.config.family)) {
-    const Staging& s = result.staging = plan_staging(p);
+  if (result.config.family == KernelFamily::kSm90) {
+    const char* split = std::getenv("GEMM_INT8_SM90_SPLIT");
+    GEMM_INT8_RETURN_IF_ERROR(parse_split_override(split ? split : "", &result.config.split));
+  }
+  if (needs_workspace_plan(result.config.family)) {
+    const Staging& s = result.staging = plan_staging(p, result.config.family);
     if (result.config.family == KernelFamily::kSm90)
       result.kernel_workspace_bytes =
           aligned_bytes(kernels::sm90_workspace_size(result.config.row, dense_view(p, result)));
     result.workspace_bytes = result.kernel_workspace_bytes;
     if (s.x) result.workspace_bytes += aligned_bytes(p.m() * s.k_padded);
-    if (s.y) result.workspace_bytes += aligned_bytes(s.n_padded * s.k_padded);
-    if (s.out) result.workspace_bytes += aligned_bytes(p.m() * s.n_padded * 2);
+    if (s.y) result.workspace_bytes += aligned_bytes(s.n_kernel * s.k_padded);
+    if (s.out) result.workspace_bytes += aligned_bytes(p.m() * s.ld_out * 2);
   }
   print_config_once(p, result.config);
   *plan = result;
@@ -211,13 +223,18 @@ Status run_cuda(const GemmProblem& p, const Plan& plan, void* workspace, size_t 
     g.x = staged, g.ld_x = s.k_padded;
   }
   if (s.y) {
-    auto* staged = reinterpret_cast<int8_t*>(take(s.n_padded * s.k_padded));
-    GEMM_INT8_RETURN_IF_ERROR(kernels::stage_int8(p.y, staged, s.n_padded, s.k_padded, stream));
+    auto* staged = reinterpret_cast<int8_t*>(take(s.n_kernel * s.k_padded));
+    GEMM_INT8_RETURN_IF_ERROR(kernels::stage_int8(p.y, staged, s.n_kernel, s.k_padded, stream));
     g.y = staged, g.ld_y = s.k_padded;
   }
   if (s.out) {
-    g.out = take(p.m() * s.n_padded * 2);
-    g.ld_out = s.n_padded;
+    g.out = take(p.m() * s.ld_out * 2);
+    g.ld_out = s.ld_out;
+  }
+  if (plan.config.family == KernelFamily::kSkinny) {
+    kernels::SkinnyGemm sg{g.m, g.n, g.k, g.x, g.ld_x, g.y, g.ld_y, p.out.data,
+                           p.out.row_stride, p.out.col_stride, g.alpha};
+    return kernels::launch_skinny(plan.config.row, sg, stream);
   }
   if (plan.config.family == KernelFamily::kSm90) {
     GEMM_INT8_RETURN_IF_ERROR(kernels::launch_sm90(
@@ -225,7 +242,7 @@ Status run_cuda(const GemmProblem& p, const Plan& plan, void* workspace, size_t 
   } else {
     GEMM_INT8_RETURN_IF_ERROR(kernels::launch_sm80(plan.config.row, g, stream));
   }
-  if (s.out) return kernels::unstage_bf16(g.out, s.n_padded, p.out, stream);
+  if (s.out) return kernels::unstage_bf16(g.out, s.ld_out, p.out, stream);
   return {};
 }
 

@@ -1,7 +1,11 @@
 #include <algorithm>
+#include <exception>
 #include <ostream>
 #include <sstream>
+#include <string>
+#include <vector>
 
+#include "core/skinny_rows.h"
 #include "core/sm80_rows.h"
 #include "core/sm90_rows.h"
 #include "gemm_int8/config.h"
@@ -27,6 +31,15 @@ std::vector<KernelConfig> build_table() {
   table.push_back({KernelFamily::kSm90, sm90::name, "sm90_" #name, {tm, tn, tk}, 0, 0});
 #include "kernels/sm90/tile_configs.def"
 #undef GEMM_INT8_SM90_CONFIG
+#define GEMM_INT8_SKINNY_CONFIG(name, row_tiles, col_tiles, warps, unroll) \
+  table.push_back({KernelFamily::kSkinny,                                  \
+                   skinny::name,                                           \
+                   "skinny_" #name,                                        \
+                   {8 * (col_tiles), 16 * (row_tiles), 64 * (unroll)},     \
+                   1,                                                      \
+                   (warps) * (row_tiles) * (col_tiles) * 4 * 32 * 4});
+#include "kernels/skinny/tile_configs.def"
+#undef GEMM_INT8_SKINNY_CONFIG
   return table;
 }
 
@@ -65,6 +78,18 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   return sm90::t128x256x128_c2x1_coop;
 }
 
+// The skinny boundaries (docs/performance.md, "Round 3").
+bool skinny_wins(const GemmProblem& p, KernelFamily large_family) {
+  return large_family != KernelFamily::kSimt && p.m() <= 32;
+}
+
+int skinny_row(const GemmProblem& p) {
+  if (p.m() <= 8) return skinny::m8_r1_w8_u4;
+  if (p.m() <= 16) return skinny::m16_r1_w8_u4;
+  if (p.m() <= 32) return skinny::m32_r2_w8_u2;
+  return skinny::m64_r2_w4_u2;
+}
+
 }  // namespace
 
 const char* family_name(KernelFamily family) {
@@ -72,6 +97,7 @@ const char* family_name(KernelFamily family) {
     case KernelFamily::kSimt: return "simt";
     case KernelFamily::kSm80: return "sm80";
     case KernelFamily::kSm90: return "sm90";
+    case KernelFamily::kSkinny: return "skinny";
   }
   return "unknown";
 }
@@ -84,7 +110,8 @@ const std::vector<KernelConfig>& all_configs() {
 Status parse_kernel_override(const std::string& text, KernelOverride* out) {
   *out = KernelOverride{};
   if (text.empty() || text == "auto") return {};
-  for (KernelFamily f : {KernelFamily::kSimt, KernelFamily::kSm80, KernelFamily::kSm90}) {
+  for (KernelFamily f :
+       {KernelFamily::kSimt, KernelFamily::kSm80, KernelFamily::kSm90, KernelFamily::kSkinny}) {
     if (text == family_name(f)) {
       *out = KernelOverride{true, true, f, 0};
       return {};
@@ -97,10 +124,45 @@ Status parse_kernel_override(const std::string& text, KernelOverride* out) {
     }
   }
   std::ostringstream names;
-  names << "auto, simt, sm80, sm90";
+  names << "auto, simt, sm80, sm90, skinny";
   for (const KernelConfig& c : all_configs()) names << ", " << c.name;
   return Status::value_error("GEMM_INT8_FORCE_KERNEL='" + text +
                              "' is not a kernel family or config; accepted: " + names.str());
+}
+
+Status parse_split_override(const std::string& text, SplitOptions* out) {
+  if (text.empty()) return {};
+  auto bad = [&] {
+    return Status::value_error("GEMM_INT8_SM90_SPLIT='" + text +
+                               "' is not one of heuristic, dataparallel, streamk, splitk:<n>, "
+                               "optionally followed by :atomic");
+  };
+  if (text.back() == ':') return bad();
+  std::vector<std::string> parts;
+  std::stringstream stream(text);
+  for (std::string part; std::getline(stream, part, ':');) parts.push_back(part);
+  SplitOptions split;
+  size_t used = 1;
+  if (parts[0] == "heuristic") split.mode = SplitOptions::Mode::kHeuristic;
+  else if (parts[0] == "dataparallel") split.mode = SplitOptions::Mode::kDataParallel;
+  else if (parts[0] == "streamk") split.mode = SplitOptions::Mode::kStreamK;
+  else if (parts[0] == "splitk" && parts.size() > 1) {
+    split.mode = SplitOptions::Mode::kSplitK;
+    try {
+      size_t end = 0;
+      split.splits = std::stoi(parts[1], &end);
+      if (end != parts[1].size() || split.splits < 1 || split.splits > 64) return bad();
+    } catch (const std::exception&) {
+      return bad();
+    }
+    used = 2;
+  } else {
+    return bad();
+  }
+  if (parts.size() == used + 1 && parts[used] == "atomic") split.atomic_reduction = true;
+  else if (parts.size() != used) return bad();
+  *out = split;
+  return {};
 }
 
 Status choose_config(const GemmProblem& problem, const DeviceInfo& device,
@@ -109,15 +171,17 @@ Status choose_config(const GemmProblem& problem, const DeviceInfo& device,
   // mma.sync tensor cores from sm_80 on, the SIMT kernel for older GPUs.
   const bool sm90_usable = device.cc() == 90 && device.sm90_kernels_built;
   const bool sm80_usable = device.cc() >= 80 && device.sm80_kernels_built;
-  const KernelFamily family = override_.forced ? override_.family
-                              : sm90_usable    ? KernelFamily::kSm90
-                              : sm80_usable    ? KernelFamily::kSm80
-                                               : KernelFamily::kSimt;
-  if ((family == KernelFamily::kSm80 && !sm80_usable) ||
-      (family == KernelFamily::kSm90 && !sm90_usable)) {
+  const KernelFamily large_family = sm90_usable   ? KernelFamily::kSm90
+                                    : sm80_usable ? KernelFamily::kSm80
+                                                  : KernelFamily::kSimt;
+  KernelFamily family = override_.forced ? override_.family : large_family;
+  if (!override_.forced && sm80_usable && skinny_wins(problem, large_family))
+    family = KernelFamily::kSkinny;
+  const bool needs_sm80 = family == KernelFamily::kSm80 || family == KernelFamily::kSkinny;
+  if ((needs_sm80 && !sm80_usable) || (family == KernelFamily::kSm90 && !sm90_usable)) {
     const char* why = family == KernelFamily::kSm90 && device.cc() != 90
                           ? "runs only on compute capability 9.0"
-                      : family == KernelFamily::kSm80 && device.cc() < 80
+                      : needs_sm80 && device.cc() < 80
                           ? "needs compute capability 8.0 or newer"
                           : "was not compiled for this GPU (see GEMM_INT8_CUDA_ARCHS)";
     std::ostringstream os;
@@ -133,6 +197,7 @@ Status choose_config(const GemmProblem& problem, const DeviceInfo& device,
     case KernelFamily::kSimt: *out = row_of(family, 0); break;
     case KernelFamily::kSm80: *out = row_of(family, sm80_row(problem)); break;
     case KernelFamily::kSm90: *out = row_of(family, sm90_row(problem, device)); break;
+    case KernelFamily::kSkinny: *out = row_of(family, skinny_row(problem)); break;
   }
   return {};
 }

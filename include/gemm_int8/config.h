@@ -16,12 +16,23 @@ enum class KernelFamily : uint8_t {
   kSimt,  // CUDA cores, any layout, any GPU this CUDA supports (sm_75+)
   kSm80,  // tensor cores through mma.sync (CUTLASS 2.x); sm_80 and newer
   kSm90,  // Hopper: TMA + wgmma, warp-specialized (CUTLASS 3.x); sm_90 only
+  kSkinny,  // small M: a bandwidth-bound mma.sync kernel streaming y; sm_80 and newer
 };
 
 const char* family_name(KernelFamily family);
 
 struct TileShape {
   int m = 0, n = 0, k = 0;
+};
+
+// How an sm90 stream-K row divides the K loop among CTAs (the arguments of
+// CUTLASS's stream-K tile scheduler). Partial sums are int32, so every
+// reduction order gives the same bits.
+struct SplitOptions {
+  enum class Mode : uint8_t { kHeuristic, kDataParallel, kSplitK, kStreamK };
+  Mode mode = Mode::kHeuristic;
+  int splits = 1;                 // K slices per tile, for kSplitK
+  bool atomic_reduction = false;  // peers add partials as they finish, not in turn
 };
 
 // One row of a family's table.
@@ -32,6 +43,7 @@ struct KernelConfig {
   TileShape tile;
   int stages = 0;
   int smem_bytes = 0;  // static estimate: stages * (tile.m + tile.n) * tile.k; 0 if auto
+  SplitOptions split;  // sm90 stream-K rows only
 };
 
 // What dispatch needs to know about a GPU.
@@ -49,8 +61,9 @@ struct DeviceInfo {
 // Every row of every family, in table order.
 const std::vector<KernelConfig>& all_configs();
 
-// A user's request to pin the kernel: a family ("simt", "sm80") or a row
-// name ("sm80_t128x256x64_w64x64x64_s3"). Empty = automatic.
+// A user's request to pin the kernel: a family ("simt", "sm80", "skinny") or
+// a row name ("sm80_t128x256x64_w64x64x64_s3"). Empty = automatic. Forcing
+// the sm80 or sm90 family keeps its own rows for every M (no skinny rows).
 struct KernelOverride {
   bool forced = false;
   bool whole_family = true;
@@ -61,6 +74,11 @@ struct KernelOverride {
 // Parses GEMM_INT8_FORCE_KERNEL's syntax; an unknown name is a value error
 // that lists the accepted names.
 Status parse_kernel_override(const std::string& text, KernelOverride* out);
+
+// Parses GEMM_INT8_SM90_SPLIT, a tuning override of SplitOptions:
+// "heuristic", "dataparallel", "streamk" or "splitk:<n>", each optionally
+// followed by ":atomic". Empty = no override (*out untouched).
+Status parse_split_override(const std::string& text, SplitOptions* out);
 
 // Chooses the row for a problem that validate() accepted. Never reads the
 // environment: callers pass the override so this stays a pure function.

@@ -19,7 +19,8 @@ struct Staging {
   bool y = false;
   bool out = false;
   int64_t k_padded = 0;  // K the kernel sees
-  int64_t n_padded = 0;  // N the kernel sees (y and out staged if it differs)
+  int64_t n_kernel = 0;  // N the kernel sees (staged y has this many rows)
+  int64_t ld_out = 0;    // leading dimension of a staged out
 };
 
 struct Plan {

@@ -60,12 +60,20 @@ TEST(Dispatch, Sm80SmallMUsesTheSmallTile) {
   const KernelConfig small = choose(128, 4096, 4096, device(8, 0));
   const KernelConfig large = choose(129, 4096, 4096, device(8, 0));
   EXPECT_LT(small.tile.m, large.tile.m);
-  EXPECT_EQ(choose(1, 4096, 4096, device(8, 0)).name, std::string(small.name));
+  EXPECT_EQ(small.family, KernelFamily::kSm80);
+}
+
+TEST(Dispatch, DecodeUsesTheSkinnyKernelOnEveryTensorCoreGpu) {
+  for (const DeviceInfo& d : {device(8, 0), device(8, 9), device(9, 0)})
+    for (int m : {1, 8, 16, 32}) EXPECT_EQ(choose(m, 4096, 4096, d).family, KernelFamily::kSkinny);
+  EXPECT_EQ(choose(1, 4096, 4096, device(7, 5)).family, KernelFamily::kSimt);
+  // Forcing a tensor-core family keeps its own rows for small M.
+  EXPECT_EQ(choose(1, 4096, 4096, device(9, 0), "sm90").family, KernelFamily::kSm90);
 }
 
 TEST(Dispatch, Sm90DecodeUsesSwappedNarrowTiles) {
   for (int m : {1, 8, 16, 32, 64, 256}) {
-    const KernelConfig c = choose(m, 4096, 4096, device(9, 0));
+    const KernelConfig c = choose(m, 4096, 4096, device(9, 0), "sm90");
     EXPECT_EQ(std::string(c.name).find("sm90_swap_"), 0u) << m << " -> " << c.name;
   }
   const KernelConfig big = choose(8192, 8192, 8192, device(9, 0));
@@ -113,6 +121,26 @@ TEST(Dispatch, UnknownOverrideListsTheAcceptedNames) {
       << st.message();
   EXPECT_TRUE(parse_kernel_override("auto", &o).ok());
   EXPECT_FALSE(o.forced);
+}
+
+TEST(Dispatch, SplitOverrideParses) {
+  SplitOptions s;
+  ASSERT_TRUE(parse_split_override("", &s).ok());
+  EXPECT_EQ(s.mode, SplitOptions::Mode::kHeuristic);
+  ASSERT_TRUE(parse_split_override("splitk:4:atomic", &s).ok());
+  EXPECT_EQ(s.mode, SplitOptions::Mode::kSplitK);
+  EXPECT_EQ(s.splits, 4);
+  EXPECT_TRUE(s.atomic_reduction);
+  ASSERT_TRUE(parse_split_override("dataparallel", &s).ok());
+  EXPECT_EQ(s.mode, SplitOptions::Mode::kDataParallel);
+  EXPECT_FALSE(s.atomic_reduction);
+  ASSERT_TRUE(parse_split_override("streamk:atomic", &s).ok());
+  EXPECT_EQ(s.mode, SplitOptions::Mode::kStreamK);
+  for (const char* bad : {"splitk", "splitk:0", "splitk:2x", "streamk:fast", "fastest", "streamk:"}) {
+    const Status st = parse_split_override(bad, &s);
+    EXPECT_EQ(st.code(), StatusCode::kValueError) << bad;
+    EXPECT_NE(st.message().find("GEMM_INT8_SM90_SPLIT"), std::string::npos) << st.message();
+  }
 }
 
 TEST(Dispatch, ConfigsPrint) {

@@ -3,6 +3,8 @@
 // strided operands, which later issues make fast without staging.
 #include <cuda_bf16.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 
 #include "kernels/launchers.h"
@@ -20,19 +22,35 @@ dim3 grid_for(int64_t rows, int64_t cols_per_thread_unit) {
               static_cast<unsigned>(rows < 65535 ? (rows > 0 ? rows : 1) : 65535));
 }
 
-// Each thread writes 16 destination bytes (ld_dst % 16 == 0, dst 16-byte aligned).
+// One thread per 16 destination bytes over the flattened (row, 16-byte
+// column unit) space, so short rows (K = 1000 is 63 units) still fill whole
+// CTAs. Reads use the widest access the source row's alignment allows.
+template <typename Word>
+__device__ __forceinline__ bool try_copy_words(const int8_t* src, int8_t (&chunk)[16]) {
+  if (reinterpret_cast<uintptr_t>(src) % sizeof(Word) != 0) return false;
+#pragma unroll
+  for (int w = 0; w < 16 / static_cast<int>(sizeof(Word)); ++w)
+    reinterpret_cast<Word*>(chunk)[w] = reinterpret_cast<const Word*>(src)[w];
+  return true;
+}
+
 __global__ void stage_int8_kernel(const int8_t* src, int64_t rows, int64_t cols, int64_t rs,
                                   int64_t cs, int8_t* dst, int64_t rows_dst, int64_t ld_dst) {
-  for (int64_t r = blockIdx.y; r < rows_dst; r += gridDim.y) {
-    const int8_t* src_row = src + r * rs;
-    for (int64_t c0 = (int64_t{blockIdx.x} * blockDim.x + threadIdx.x) * 16; c0 < ld_dst;
-         c0 += int64_t{gridDim.x} * blockDim.x * 16) {
-      alignas(16) int8_t chunk[16];
+  const int64_t units_per_row = ld_dst / 16;
+  const int64_t units = rows_dst * units_per_row;
+  for (int64_t u = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; u < units;
+       u += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t r = u / units_per_row, c0 = (u - r * units_per_row) * 16;
+    alignas(16) int8_t chunk[16];
+    const int8_t* from = src + r * rs + c0 * cs;
+    const bool whole = r < rows && c0 + 16 <= cols && cs == 1;
+    if (!(whole && (try_copy_words<int4>(from, chunk) || try_copy_words<int2>(from, chunk) ||
+                    try_copy_words<int>(from, chunk)))) {
 #pragma unroll
       for (int e = 0; e < 16; ++e)
-        chunk[e] = (r < rows && c0 + e < cols) ? src_row[(c0 + e) * cs] : int8_t{0};
-      *reinterpret_cast<int4*>(dst + r * ld_dst + c0) = *reinterpret_cast<const int4*>(chunk);
+        chunk[e] = (r < rows && c0 + e < cols) ? from[e * cs] : int8_t{0};
     }
+    *reinterpret_cast<int4*>(dst + r * ld_dst + c0) = *reinterpret_cast<const int4*>(chunk);
   }
 }
 
@@ -64,7 +82,9 @@ Status launch_status(const char* kernel) {
 Status stage_int8(const MatrixView& src, int8_t* dst, int64_t rows_dst, int64_t ld_dst,
                   cudaStream_t stream) {
   if (rows_dst == 0) return {};
-  stage_int8_kernel<<<grid_for(rows_dst, ld_dst / 16), kThreads, 0, stream>>>(
+  const int64_t units = rows_dst * (ld_dst / 16);
+  const int64_t blocks = std::min<int64_t>((units + kThreads - 1) / kThreads, 1 << 16);
+  stage_int8_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
       static_cast<const int8_t*>(src.data), src.rows, src.cols, src.row_stride, src.col_stride, dst,
       rows_dst, ld_dst);
   return launch_status("stage_int8");

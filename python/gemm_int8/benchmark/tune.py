@@ -1,0 +1,129 @@
+"""Kernel tuning sweep: time chosen kernel rows (and sm90 split options) per shape.
+
+    python -m gemm_int8.benchmark.tune --shapes 1x4096x4096,64x4096x4096 \\
+        --candidates auto,bf16,skinny_m8_r1_w8_u4,sm90_swap_t128x16x256_c1x1_coop_sk@splitk:4:atomic
+
+A candidate is ``auto`` (the dispatch), ``bf16`` (torch.matmul in bfloat16),
+a row name as GEMM_INT8_FORCE_KERNEL takes it, or a row name followed by
+``@`` and a GEMM_INT8_SM90_SPLIT value; ``family:*`` expands to every row of
+a family. Timing is the benchmark's (CUDA events, L2 flushed before every
+call, candidates interleaved, median); every gemm_int8 output must equal the
+dispatch's output bit for bit. The results decide the dispatch boundaries in
+csrc/core/dispatch.cpp; record them in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import torch
+
+import gemm_int8
+
+from .timing import CudaTimer, measure, spin_up, summarize
+
+
+def _rows(family: str) -> list[str]:
+    # The tables live in the source tree: an editable install or the checkout's cwd.
+    roots = [Path(__file__).resolve().parents[3], Path.cwd()]
+    tables = [r / "csrc" / "kernels" / family / "tile_configs.def" for r in roots]
+    table = next((t for t in tables if t.exists()), None)
+    if table is None:
+        sys.exit(f"tune: no table for family '{family}' (run from a source checkout)")
+    pattern = rf"GEMM_INT8_{family.upper()}_CONFIG\((\w+),"
+    return [f"{family}_{m}" for m in re.findall(pattern, table.read_text())]
+
+
+def _expand(candidates: list[str]) -> list[str]:
+    out = []
+    for c in candidates:
+        out += _rows(c.split(":", 1)[0]) if c.endswith(":*") else [c]
+    return list(dict.fromkeys(out))
+
+
+def _callable(candidate: str, x: torch.Tensor, y: torch.Tensor, alpha: float):
+    if candidate == "bf16":
+        xb, yt = x.to(torch.bfloat16), y.to(torch.bfloat16).t()
+        return lambda: torch.matmul(xb, yt)
+    row, _, split = candidate.partition("@")
+    env = {"GEMM_INT8_FORCE_KERNEL": "" if row == "auto" else row, "GEMM_INT8_SM90_SPLIT": split}
+
+    def run():
+        os.environ.update(env)  # host-side; the flush before each call hides it
+        return gemm_int8.matmul(x, y, alpha)
+
+    return run
+
+
+def _parse_shape(text: str) -> tuple[int, int, int]:
+    try:
+        m, n, k = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"shape '{text}' is not MxNxK") from None
+    return m, n, k
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m gemm_int8.benchmark.tune", description=__doc__)
+    p.add_argument("--shapes", required=True, help="comma-separated MxNxK list")
+    p.add_argument("--candidates", required=True, help="comma-separated candidates (see above)")
+    p.add_argument("--reps", type=int, default=50, help="timed calls per candidate (default 50)")
+    p.add_argument("--json", type=Path, help="write every result here")
+    args = p.parse_args(argv)
+    if not torch.cuda.is_available():
+        print("tune: needs a CUDA GPU", file=sys.stderr)
+        return 2
+    shapes = [_parse_shape(s) for s in args.shapes.split(",") if s]
+    candidates = _expand([c for c in args.candidates.split(",") if c])
+    device = torch.device("cuda")
+    saved = {k: os.environ.get(k) for k in ("GEMM_INT8_FORCE_KERNEL", "GEMM_INT8_SM90_SPLIT")}
+    timer = CudaTimer(device)
+    spin_up(device)
+    results = []
+    try:
+        for m, n, k in shapes:
+            gen = torch.Generator(device=device).manual_seed(m * 31 + n * 7 + k)
+            x = torch.randint(-128, 128, (m, k), dtype=torch.int8, device=device, generator=gen)
+            y = torch.randint(-128, 128, (n, k), dtype=torch.int8, device=device, generator=gen)
+            os.environ.update({"GEMM_INT8_FORCE_KERNEL": "", "GEMM_INT8_SM90_SPLIT": ""})
+            expected = gemm_int8.matmul(x, y, 0.01)
+            fns, errors = {}, {}
+            for c in candidates:
+                try:
+                    fn = _callable(c, x, y, 0.01)
+                    out = fn()
+                    same = torch.equal(out.view(torch.int16), expected.view(torch.int16))
+                    if c != "bf16" and not same:
+                        errors[c] = "WRONG"
+                    else:
+                        fns[c] = fn
+                except (RuntimeError, ValueError) as e:
+                    errors[c] = str(e).splitlines()[0][:60]
+            times, _ = measure(timer, fns, warmup=3, reps=args.reps, budget_s=0, rep_range=(1, 1))
+            ranked = sorted(fns, key=lambda c: summarize(times[c])["median_us"])
+            print(f"\n{m}x{n}x{k}")
+            for c in ranked:
+                s = summarize(times[c])
+                results.append({"shape": [m, n, k], "candidate": c, **s})
+                print(f"  {s['median_us']:9.2f} us  {c}")
+            for c, e in errors.items():
+                results.append({"shape": [m, n, k], "candidate": c, "error": e})
+                print(f"  {'-':>9}     {c}: {e}")
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    if args.json:
+        args.json.write_text(json.dumps({"gpu": torch.cuda.get_device_name(), "results": results}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

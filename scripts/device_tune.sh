@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Tuning sweeps for the dispatch tables (docs/performance.md): after
+# scripts/device_run.sh has installed the package on the device machine.
+# Writes one JSON and one log per sweep to $OUT/tune.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-$PWD/device_out}
+mkdir -p "$OUT/tune"
+tune() {  # name shapes candidates
+  python3 -m gemm_int8.benchmark.tune --shapes "$2" --candidates "$3" --reps "${REPS:-40}" \
+    --json "$OUT/tune/$1.json" >"$OUT/tune/$1.log" 2>&1
+  echo "tune $1: exit $?"
+}
+grid() {  # "m1 m2 ..." -> MxNxK list over the seed (N, K) pairs
+  local out=""
+  for nk in 4096x4096 14336x4096 4096x14336; do
+    for m in $1; do out+="${m}x${nk},"; done
+  done
+  echo "${out%,}"
+}
+splits() {  # rows... -> each row with every split option
+  local out=""
+  for row in "$@"; do
+    for s in "" @dataparallel @splitk:2:atomic @splitk:4:atomic @streamk:atomic; do
+      out+="${row}${s},"
+    done
+  done
+  echo "${out%,}"
+}
+SWAP_ROWS="sm90_swap_t128x16x256_c1x1_coop_sk sm90_swap_t128x32x256_c1x1_coop_sk \
+sm90_swap_t128x64x256_c1x1_coop_sk sm90_swap_t128x128x128_c1x1_coop_sk"
+MID_ROWS="sm90_t128x128x128_c2x1_coop_sk sm90_t128x128x128_c1x1_coop_sk \
+sm90_t128x256x128_c2x1_coop_sk"
+for sweep in ${SWEEPS:-decode mid seed big}; do
+  case $sweep in
+    decode) tune decode "$(grid "1 2 4 8 12 16 17 24 32 33 40 48 64")" \
+      "auto,bf16,skinny:*,$(splits $SWAP_ROWS)" ;;
+    mid) tune mid "$(grid "64 65 96 128 160 192 256")" \
+      "auto,bf16,skinny:*,$(splits $SWAP_ROWS $MID_ROWS),sm90_t64x128x128_c1x1_ping" ;;
+    seed) tune seed "$(grid "384 512 768 1024 2048")" \
+      "auto,bf16,$(splits $MID_ROWS),sm90_t128x256x128_c2x1_coop,sm90_t64x128x128_c1x1_ping" ;;
+    big) tune big "8192x8192x8192,4096x28672x8192,4096x8192x28672,4096x4096x4096,4095x4097x4096,1000x1000x1000,3x11008x4096,2047x14337x4095,2048x14336x4096" \
+      "auto,bf16,sm90_t128x256x128_c2x1_coop,sm90_t64x128x128_c1x1_ping,$(splits sm90_t128x128x128_c2x1_coop_sk sm90_t128x256x128_c2x1_coop_sk)" ;;
+  esac
+done
