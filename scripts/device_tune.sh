@@ -27,19 +27,21 @@ splits() {  # rows... -> each row with every split option
   done
   echo "${out%,}"
 }
+PING_ROWS="sm90_t64x128x128_c1x1_ping,sm90_t64x128x128_c2x1_ping,sm90_t64x128x128_c1x2_ping,\
+sm90_t64x256x128_c1x1_ping"
 SWAP_ROWS="sm90_swap_t128x16x256_c1x1_coop_sk sm90_swap_t128x32x256_c1x1_coop_sk \
 sm90_swap_t128x64x256_c1x1_coop_sk sm90_swap_t128x128x128_c1x1_coop_sk"
-MID_ROWS="sm90_t128x128x128_c2x1_coop_sk sm90_t128x128x128_c1x1_coop_sk \
+MID_ROWS="sm90_t128x128x128_c2x1_coop_sk \
 sm90_t128x256x128_c2x1_coop_sk"
 for sweep in ${SWEEPS:-decode mid seed big}; do
   case $sweep in
     decode) tune decode "$(grid "1 2 4 8 12 16 17 24 32 33 40 48 64")" \
       "auto,bf16,skinny:*,$(splits $SWAP_ROWS)" ;;
     mid) tune mid "$(grid "64 65 96 128 160 192 256")" \
-      "auto,bf16,skinny:*,$(splits $SWAP_ROWS $MID_ROWS),sm90_t64x128x128_c1x1_ping" ;;
+      "auto,bf16,skinny:*,$(splits $SWAP_ROWS),sm90_t128x128x128_c2x1_coop_sk@dataparallel,$PING_ROWS" ;;
     seed) tune seed "$(grid "384 512 768 1024 2048")" \
-      "auto,bf16,$(splits $MID_ROWS),sm90_t128x256x128_c2x1_coop,sm90_t64x128x128_c1x1_ping" ;;
+      "auto,bf16,$(splits $MID_ROWS),sm90_t128x256x128_c2x1_coop,$PING_ROWS" ;;
     big) tune big "8192x8192x8192,4096x28672x8192,4096x8192x28672,4096x4096x4096,4095x4097x4096,1000x1000x1000,3x11008x4096,2047x14337x4095,2048x14336x4096" \
-      "auto,bf16,sm90_t128x256x128_c2x1_coop,sm90_t64x128x128_c1x1_ping,$(splits sm90_t128x128x128_c2x1_coop_sk sm90_t128x256x128_c2x1_coop_sk)" ;;
+      "auto,bf16,sm90_t128x256x128_c2x1_coop,$PING_ROWS,$(splits sm90_t128x128x128_c2x1_coop_sk sm90_t128x256x128_c2x1_coop_sk)" ;;
   esac
 done

@@ -96,16 +96,16 @@ __global__ void __launch_bounds__(Warps * 32) skinny_kernel(const Params p) {
     // All loads of the step first, so Unroll chunks are in flight at once.
 #pragma unroll
     for (int u = 0; u < Unroll; ++u) {
-      const int kk = (c + u) * kChunkBytes + 16 * t;
-      const bool k_ok = c + u < end && kk < p.k;  // K % 16 == 0: whole granules
+      const int chunk = (c + u) * kChunkBytes;  // the row pointers include 16 * t
+      const bool k_ok = c + u < end && chunk + 16 * t < p.k;  // K % 16 == 0: whole granules
 #pragma unroll
       for (int r = 0; r < RowTiles; ++r)
 #pragma unroll
         for (int h = 0; h < 2; ++h)
-          a[u][r][h] = k_ok && y_ok[r][h] ? load_streaming(y_row[r][h] + kk) : uint4{};
+          a[u][r][h] = k_ok && y_ok[r][h] ? load_streaming(y_row[r][h] + chunk) : uint4{};
 #pragma unroll
       for (int j = 0; j < ColTiles; ++j)
-        b[u][j] = k_ok && x_ok[j] ? load_cached(x_row[j] + kk) : uint4{};
+        b[u][j] = k_ok && x_ok[j] ? load_cached(x_row[j] + chunk) : uint4{};
     }
 #pragma unroll
     for (int u = 0; u < Unroll; ++u)

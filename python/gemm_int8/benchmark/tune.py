@@ -8,7 +8,7 @@ a row name as GEMM_INT8_FORCE_KERNEL takes it, or a row name followed by
 ``@`` and a GEMM_INT8_SM90_SPLIT value; ``family:*`` expands to every row of
 a family. Timing is the benchmark's (CUDA events, L2 flushed before every
 call, candidates interleaved, median); every gemm_int8 output must equal the
-dispatch's output bit for bit. The results decide the dispatch boundaries in
+exact reference bit for bit. The results decide the dispatch boundaries in
 csrc/core/dispatch.cpp; record them in docs/performance.md.
 """
 
@@ -25,6 +25,7 @@ import torch
 
 import gemm_int8
 
+from .checks import exact_accumulator, scaled_bf16
 from .timing import CudaTimer, measure, spin_up, summarize
 
 
@@ -35,8 +36,8 @@ def _rows(family: str) -> list[str]:
     table = next((t for t in tables if t.exists()), None)
     if table is None:
         sys.exit(f"tune: no table for family '{family}' (run from a source checkout)")
-    pattern = rf"GEMM_INT8_{family.upper()}_CONFIG\((\w+),"
-    return [f"{family}_{m}" for m in re.findall(pattern, table.read_text())]
+    pattern = rf"^GEMM_INT8_{family.upper()}_CONFIG\((\w+),"
+    return [f"{family}_{m}" for m in re.findall(pattern, table.read_text(), re.M)]
 
 
 def _expand(candidates: list[str]) -> list[str]:
@@ -90,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             gen = torch.Generator(device=device).manual_seed(m * 31 + n * 7 + k)
             x = torch.randint(-128, 128, (m, k), dtype=torch.int8, device=device, generator=gen)
             y = torch.randint(-128, 128, (n, k), dtype=torch.int8, device=device, generator=gen)
-            os.environ.update({"GEMM_INT8_FORCE_KERNEL": "", "GEMM_INT8_SM90_SPLIT": ""})
-            expected = gemm_int8.matmul(x, y, 0.01)
+            expected = scaled_bf16(exact_accumulator(x, y), 0.01)
             fns, errors = {}, {}
             for c in candidates:
                 try:
