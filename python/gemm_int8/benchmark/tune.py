@@ -4,6 +4,8 @@
         --candidates auto,bf16,skinny_m8_r1_w8_u4,sm90_swap_t128x16x256_c1x1_coop_sk@splitk:4:atomic
 
 A candidate is ``auto`` (the dispatch), ``bf16`` (torch.matmul in bfloat16),
+``calib:empty``, ``calib:read`` or ``calib:copy`` (a one-element add, a sum
+over y, a copy of y: what the timing reports for launch and memory alone),
 a row name as GEMM_INT8_FORCE_KERNEL takes it, or a row name followed by
 ``@`` and a GEMM_INT8_SM90_SPLIT value; ``family:*`` expands to every row of
 a family. Timing is the benchmark's (CUDA events, L2 flushed before every
@@ -48,6 +50,16 @@ def _expand(candidates: list[str]) -> list[str]:
 
 
 def _callable(candidate: str, x: torch.Tensor, y: torch.Tensor, alpha: float):
+    # Calibrators: what the timing method reports for a launch that does
+    # (almost) nothing, for reading y once, and for copying it.
+    if candidate == "calib:empty":
+        tiny = torch.zeros(1, device=y.device)
+        return lambda: tiny.add_(1)
+    if candidate == "calib:read":
+        words = y.view(-1).view(torch.int32) if y.numel() % 4 == 0 else y.view(-1)
+        return lambda: torch.sum(words, dtype=torch.int32)
+    if candidate == "calib:copy":
+        return lambda: y.clone()
     if candidate == "bf16":
         xb, yt = x.to(torch.bfloat16), y.to(torch.bfloat16).t()
         return lambda: torch.matmul(xb, yt)
@@ -75,6 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--candidates", required=True, help="comma-separated candidates (see above)")
     p.add_argument("--reps", type=int, default=50, help="timed calls per candidate (default 50)")
     p.add_argument("--json", type=Path, help="write every result here")
+    p.add_argument(
+        "--once",
+        action="store_true",
+        help="call each candidate twice, untimed: for a profiler (ncu, nsys) wrapped around this",
+    )
     args = p.parse_args(argv)
     if not torch.cuda.is_available():
         print("tune: needs a CUDA GPU", file=sys.stderr)
@@ -97,13 +114,20 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     fn = _callable(c, x, y, 0.01)
                     out = fn()
-                    same = torch.equal(out.view(torch.int16), expected.view(torch.int16))
-                    if c != "bf16" and not same:
+                    same = out.shape == expected.shape and torch.equal(
+                        out.view(torch.int16), expected.view(torch.int16)
+                    )
+                    if not c.startswith(("bf16", "calib:")) and not same:
                         errors[c] = "WRONG"
                     else:
                         fns[c] = fn
                 except (RuntimeError, ValueError) as e:
                     errors[c] = str(e).splitlines()[0][:60]
+            if args.once:
+                for fn in fns.values():
+                    fn()
+                torch.cuda.synchronize()
+                continue
             times, _ = measure(timer, fns, warmup=3, reps=args.reps, budget_s=0, rep_range=(1, 1))
             ranked = sorted(fns, key=lambda c: summarize(times[c])["median_us"])
             print(f"\n{m}x{n}x{k}")
