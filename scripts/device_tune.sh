@@ -35,6 +35,9 @@ MID_ROWS="sm90_t128x128x128_c2x1_coop_sk \
 sm90_t128x256x128_c2x1_coop_sk"
 for sweep in ${SWEEPS:-decode mid seed big}; do
   case $sweep in
+    calib) tune calib "1x4096x4096,1x14336x4096,1x4096x14336,64x4096x4096,256x4096x4096" \
+      "calib:empty,calib:read,calib:copy,bf16,auto,skinny_m8_r1_w8_u4,skinny_m16_r2_w8_u4,\
+sm90_swap_t128x16x256_c1x1_coop_sk@dataparallel,sm90_t64x128x128_c1x1_ping" ;;
     decode) tune decode "$(grid "1 2 4 8 12 16 17 24 32 33 40 48 64")" \
       "auto,bf16,skinny:*,$(splits $SWAP_ROWS)" ;;
     mid) tune mid "$(grid "64 65 96 128 160 192 256")" \
