@@ -18,33 +18,16 @@ grid() {  # "m1 m2 ..." -> MxNxK list over the seed (N, K) pairs
   done
   echo "${out%,}"
 }
-splits() {  # rows... -> each row with every split option
-  local out=""
-  for row in "$@"; do
-    for s in "" @dataparallel @splitk:2:atomic @splitk:4:atomic @streamk:atomic; do
-      out+="${row}${s},"
-    done
-  done
-  echo "${out%,}"
-}
-PING_ROWS="sm90_t64x128x128_c1x1_ping,sm90_t64x128x128_c2x1_ping,sm90_t64x128x128_c1x2_ping,\
-sm90_t64x256x128_c1x1_ping"
-SWAP_ROWS="sm90_swap_t128x16x256_c1x1_coop_sk sm90_swap_t128x32x256_c1x1_coop_sk \
-sm90_swap_t128x64x256_c1x1_coop_sk sm90_swap_t128x128x128_c1x1_coop_sk"
-MID_ROWS="sm90_t128x128x128_c2x1_coop_sk \
-sm90_t128x256x128_c2x1_coop_sk"
-for sweep in ${SWEEPS:-decode mid seed big}; do
+for sweep in ${SWEEPS:-cliff calib decode mid seed big}; do
   case $sweep in
+    cliff) tune cliff "$(for m in $(seq 1 257); do printf '%sx4096x4096,' $m; done)" "auto,bf16" ;;
     calib) tune calib "1x4096x4096,1x14336x4096,1x4096x14336,64x4096x4096,256x4096x4096" \
       "calib:empty,calib:read,calib:copy,bf16,auto,skinny_m8_r1_w8_u4,skinny_m16_r2_w8_u4,\
 sm90_swap_t128x16x256_c1x1_coop_sk@dataparallel,sm90_t64x128x128_c1x1_ping" ;;
-    decode) tune decode "$(grid "1 2 4 8 12 16 17 24 32 33 40 48 64")" \
-      "auto,bf16,skinny:*,$(splits $SWAP_ROWS)" ;;
-    mid) tune mid "$(grid "64 65 96 128 160 192 256")" \
-      "auto,bf16,skinny:*,$(splits $SWAP_ROWS),sm90_t128x128x128_c2x1_coop_sk@dataparallel,$PING_ROWS" ;;
-    seed) tune seed "$(grid "384 512 768 1024 2048")" \
-      "auto,bf16,$(splits $MID_ROWS),sm90_t128x256x128_c2x1_coop,$PING_ROWS" ;;
-    big) tune big "8192x8192x8192,4096x28672x8192,4096x8192x28672,4096x4096x4096,4095x4097x4096,1000x1000x1000,3x11008x4096,2047x14337x4095,2048x14336x4096" \
-      "auto,bf16,sm90_t128x256x128_c2x1_coop,$PING_ROWS,$(splits sm90_t128x128x128_c2x1_coop_sk sm90_t128x256x128_c2x1_coop_sk)" ;;
+    decode) tune decode "$(grid "1 2 4 8 12 16 17 24 32 33 40 48 64")" "auto,bf16,skinny:*,sm90:*" ;;
+    mid) tune mid "$(grid "64 65 96 128 160 192 256")" "auto,bf16,sm90:*" ;;
+    seed) tune seed "$(grid "384 512 768 1024 2048")" "auto,bf16,sm90:*" ;;
+    big) tune big "8192x8192x8192,4096x28672x8192,4096x8192x28672,4096x4096x4096,4095x4097x4096,\
+1000x1000x1000,3x11008x4096,2047x14337x4095,2048x14336x4096" "auto,bf16,sm90:*" ;;
   esac
 done

@@ -116,9 +116,6 @@ void print_config_once(const GemmProblem& p, const KernelConfig& c) {
               << std::endl;
 }
 
-bool is_dense_family(KernelFamily f) {
-  return f == KernelFamily::kSm80 || f == KernelFamily::kSm90;
-}
 bool needs_workspace_plan(KernelFamily f) { return f != KernelFamily::kSimt; }
 
 // The dense-kernel view of a problem before staging replaces any pointers.
@@ -131,25 +128,28 @@ kernels::DenseGemm dense_view(const GemmProblem& p, const Plan& plan) {
   g.x = static_cast<const int8_t*>(p.x.data), g.ld_x = dense_ld(p.x, kernels::kDenseAlignK);
   g.y = static_cast<const int8_t*>(p.y.data), g.ld_y = dense_ld(p.y, kernels::kDenseAlignK);
   g.out = p.out.data, g.ld_out = dense_ld(p.out, kernels::kDenseAlignN);
+  if (plan.config.out_any_pitch) g.ld_out = p.out.rows <= 1 ? p.out.cols : p.out.row_stride;
   g.device = p.x.device.index;
   g.sm_count = plan.device.sm_count;
-  g.split = plan.config.split;
   return g;
 }
 
-// What each family needs: every tensor-core family reads x and y as
-// 16-byte aligned rows with K % 16 == 0. sm80 also needs N % 8 == 0 (y gains
-// zero rows). sm90's TMA loads clip ragged N themselves; its TMA stores, like
-// sm80's, need an 8-aligned out pitch. skinny writes any out in place.
-Staging plan_staging(const GemmProblem& p, KernelFamily family) {
+// What each kernel needs: every tensor-core kernel reads x and y as 16-byte
+// aligned rows with K % 16 == 0. sm80 also needs N % 8 == 0 (y gains zero
+// rows). sm90's TMA loads clip a ragged N themselves. Out: TMA stores need an
+// 8-aligned pitch; rows with out_any_pitch (skinny, sm90 _direct) need only
+// unit column stride, and skinny not even that.
+Staging plan_staging(const GemmProblem& p, const KernelConfig& config) {
   Staging s;
   s.k_padded = round_up(p.k(), kernels::kDenseAlignK);
   const int64_t n_aligned = round_up(p.n(), kernels::kDenseAlignN);
-  const bool ragged_n = n_aligned != p.n();
-  s.n_kernel = family == KernelFamily::kSm80 ? n_aligned : p.n();
+  s.n_kernel = config.family == KernelFamily::kSm80 ? n_aligned : p.n();
   s.x = dense_ld(p.x, kernels::kDenseAlignK) < 0;
   s.y = dense_ld(p.y, kernels::kDenseAlignK) < 0 || s.n_kernel != p.n();
-  s.out = family != KernelFamily::kSkinny && (ragged_n || dense_ld(p.out, kernels::kDenseAlignN) < 0);
+  const bool unit_columns = p.out.col_stride == 1 || p.out.cols <= 1;
+  if (config.family == KernelFamily::kSkinny) s.out = false;
+  else if (config.out_any_pitch) s.out = !unit_columns;
+  else s.out = n_aligned != p.n() || dense_ld(p.out, kernels::kDenseAlignN) < 0;
   s.ld_out = n_aligned;
   return s;
 }
@@ -172,12 +172,8 @@ Status plan_cuda(const GemmProblem& p, Plan* plan) {
 
   result.m = p.m(), result.n = p.n(), result.k = p.k();
   GEMM_INT8_RETURN_IF_ERROR(choose_config(p, result.device, forced, &result.config));
-  if (result.config.family == KernelFamily::kSm90) {
-    const char* split = std::getenv("GEMM_INT8_SM90_SPLIT");
-    GEMM_INT8_RETURN_IF_ERROR(parse_split_override(split ? split : "", &result.config.split));
-  }
   if (needs_workspace_plan(result.config.family)) {
-    const Staging& s = result.staging = plan_staging(p, result.config.family);
+    const Staging& s = result.staging = plan_staging(p, result.config);
     if (result.config.family == KernelFamily::kSm90)
       result.kernel_workspace_bytes =
           aligned_bytes(kernels::sm90_workspace_size(result.config.row, dense_view(p, result)));

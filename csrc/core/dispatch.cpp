@@ -27,8 +27,9 @@ std::vector<KernelConfig> build_table() {
 #include "kernels/sm80/tile_configs.def"
 #undef GEMM_INT8_SM80_CONFIG
   // sm90 stage counts are CUTLASS's choice (StageCountAutoCarveout).
-#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, scheduler, swap) \
-  table.push_back({KernelFamily::kSm90, sm90::name, "sm90_" #name, {tm, tn, tk}, 0, 0});
+#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, store, swap)        \
+  table.push_back({KernelFamily::kSm90, sm90::name, "sm90_" #name, {tm, tn, tk}, 0, 0, \
+                   std::string(#store) == "DirectStore"});
 #include "kernels/sm90/tile_configs.def"
 #undef GEMM_INT8_SM90_CONFIG
 #define GEMM_INT8_SKINNY_CONFIG(name, row_tiles, col_tiles, warps, unroll) \
@@ -37,7 +38,8 @@ std::vector<KernelConfig> build_table() {
                    "skinny_" #name,                                        \
                    {8 * (col_tiles), 16 * (row_tiles), 64 * (unroll)},     \
                    1,                                                      \
-                   (warps) * (row_tiles) * (col_tiles) * 4 * 32 * 4});
+                   (warps) * (row_tiles) * (col_tiles) * 4 * 32 * 4,       \
+                   true});
 #include "kernels/skinny/tile_configs.def"
 #undef GEMM_INT8_SKINNY_CONFIG
   return table;
@@ -60,35 +62,36 @@ int sm80_row(const GemmProblem& p) {
 }
 
 // The sm90 boundaries. Each cites the measurement that chose it in
-// docs/performance.md ("Round 1", 2026-11-25, H100 SXM).
-int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
-  // M <= 32: swapped 128x16 tiles tie the best row on every (N, K) measured
-  // (1, 8, 16, 17, 32 x {4096x4096, 14336x4096, 4096x14336}).
-  if (p.m() <= 32) return sm90::swap_t128x16x256_c1x1_coop_sk;
-  // M <= 128: swapped 128x32 (128x4096x4096 15.3 us vs 18.8 for 128x16).
-  if (p.m() <= 128) return sm90::swap_t128x32x256_c1x1_coop_sk;
-  // M <= 256: swapped 128x64 (256x4096x4096 18.0 us vs 22.6 for 128x128).
-  if (p.m() <= 256) return sm90::swap_t128x64x256_c1x1_coop_sk;
-  // Fewer 128x256 tiles than SMs: 128x128 stream-K fills the GPU
-  // (512x4096x4096 20.9 us vs 27.6; 512x4096x14336 50.6 vs 74.1).
-  const int64_t big_tiles = ((p.m() + 127) / 128) * ((p.n() + 255) / 256);
-  if (big_tiles < device.sm_count) return sm90::t128x128x128_c2x1_coop_sk;
-  // Everything larger: 128x256 persistent (best or within 3% on every seed,
-  // large and ragged shape measured).
-  return sm90::t128x256x128_c2x1_coop;
+// docs/performance.md ("Round 3", 2026-11-25, H100 SXM, times from
+// python -m gemm_int8.benchmark.tune over M x {4096x4096, 14336x4096,
+// 4096x14336}). A ragged N takes the row's _direct twin where it has one.
+int sm90_row(const GemmProblem& p) {
+  const bool ragged_n = p.n() % 8 != 0;
+  // M <= 64: swapped 128x16 tiles, data parallel (12.7-13.3 us at M = 17..64
+  // x 4096 x 4096; every stream-K and split-K variant was slower).
+  if (p.m() <= 64) return sm90::swap_t128x16x256_c1x1_coop;
+  // M <= 256: 64x128 pingpong (12.9-14.5 us at 4096 x 4096, 29.8 us at
+  // 256 x 4096 x 14336 vs 34.5 for the next best).
+  if (p.m() <= 256) return sm90::t64x128x128_c1x1_ping;
+  // M <= 512, or up to 2048 when N is wide: 64x256 pingpong (512x4096x4096
+  // 17.8 us vs 18.7 for 128x128 stream-K; 1024x14336x4096 82.0 vs 95.2).
+  if (p.m() <= 512 || (p.m() <= 2048 && p.n() >= 8192))
+    return ragged_n ? sm90::t64x256x128_c1x1_ping_direct : sm90::t64x256x128_c1x1_ping;
+  // Everything larger: 128x256 cooperative, clusters of 2 (8192^3, 4096^3,
+  // 1024x4096x4096 27.7 us vs 31.5 for the next best).
+  return ragged_n ? sm90::t128x256x128_c2x1_coop_direct : sm90::t128x256x128_c2x1_coop;
 }
 
-// The skinny boundaries (docs/performance.md, "Round 3").
+// The skinny boundary (docs/performance.md, "Round 3"): M <= 16 with
+// N <= 8192 (1x4096x4096 13.2 us vs 16.1 for the best sm90 row,
+// 1x4096x14336 31.4 vs 37.3). Wider N launches more CTAs than stay
+// resident and the swapped sm90 row wins (1x14336x4096 27.1 vs 33.1).
+// Measured on Hopper only; Ampere and Ada take the same boundary untested.
 bool skinny_wins(const GemmProblem& p, KernelFamily large_family) {
-  return large_family != KernelFamily::kSimt && p.m() <= 32;
+  return large_family != KernelFamily::kSimt && p.m() <= 16 && p.n() <= 8192;
 }
 
-int skinny_row(const GemmProblem& p) {
-  if (p.m() <= 8) return skinny::m8_r1_w8_u4;
-  if (p.m() <= 16) return skinny::m16_r1_w8_u4;
-  if (p.m() <= 32) return skinny::m32_r2_w8_u2;
-  return skinny::m64_r2_w4_u2;
-}
+int skinny_row(const GemmProblem&) { return skinny::m16_r2_w8_u4; }
 
 }  // namespace
 
@@ -130,41 +133,6 @@ Status parse_kernel_override(const std::string& text, KernelOverride* out) {
                              "' is not a kernel family or config; accepted: " + names.str());
 }
 
-Status parse_split_override(const std::string& text, SplitOptions* out) {
-  if (text.empty()) return {};
-  auto bad = [&] {
-    return Status::value_error("GEMM_INT8_SM90_SPLIT='" + text +
-                               "' is not one of heuristic, dataparallel, streamk, splitk:<n>, "
-                               "optionally followed by :atomic");
-  };
-  if (text.back() == ':') return bad();
-  std::vector<std::string> parts;
-  std::stringstream stream(text);
-  for (std::string part; std::getline(stream, part, ':');) parts.push_back(part);
-  SplitOptions split;
-  size_t used = 1;
-  if (parts[0] == "heuristic") split.mode = SplitOptions::Mode::kHeuristic;
-  else if (parts[0] == "dataparallel") split.mode = SplitOptions::Mode::kDataParallel;
-  else if (parts[0] == "streamk") split.mode = SplitOptions::Mode::kStreamK;
-  else if (parts[0] == "splitk" && parts.size() > 1) {
-    split.mode = SplitOptions::Mode::kSplitK;
-    try {
-      size_t end = 0;
-      split.splits = std::stoi(parts[1], &end);
-      if (end != parts[1].size() || split.splits < 1 || split.splits > 64) return bad();
-    } catch (const std::exception&) {
-      return bad();
-    }
-    used = 2;
-  } else {
-    return bad();
-  }
-  if (parts.size() == used + 1 && parts[used] == "atomic") split.atomic_reduction = true;
-  else if (parts.size() != used) return bad();
-  *out = split;
-  return {};
-}
-
 Status choose_config(const GemmProblem& problem, const DeviceInfo& device,
                      const KernelOverride& override_, KernelConfig* out) {
   // Hopper-native kernels on sm_90 (their wgmma code runs nowhere else),
@@ -196,7 +164,7 @@ Status choose_config(const GemmProblem& problem, const DeviceInfo& device,
   switch (family) {
     case KernelFamily::kSimt: *out = row_of(family, 0); break;
     case KernelFamily::kSm80: *out = row_of(family, sm80_row(problem)); break;
-    case KernelFamily::kSm90: *out = row_of(family, sm90_row(problem, device)); break;
+    case KernelFamily::kSm90: *out = row_of(family, sm90_row(problem)); break;
     case KernelFamily::kSkinny: *out = row_of(family, skinny_row(problem)); break;
   }
   return {};

@@ -6,7 +6,6 @@
 
 #include <cstdint>
 
-#include "gemm_int8/config.h"
 #include "gemm_int8/problem.h"
 #include "gemm_int8/status.h"
 
@@ -27,7 +26,6 @@ struct DenseGemm {
   float alpha = 1.0f;
   int device = 0;  // CUDA ordinal, for kernels that size persistent grids
   int sm_count = 0;
-  SplitOptions split;  // sm90 stream-K rows
 };
 constexpr int kDenseAlignK = 16;  // int8 elements per 16-byte access
 constexpr int kDenseAlignN = 8;   // bfloat16 elements per 16-byte access

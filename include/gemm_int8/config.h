@@ -25,16 +25,6 @@ struct TileShape {
   int m = 0, n = 0, k = 0;
 };
 
-// How an sm90 stream-K row divides the K loop among CTAs (the arguments of
-// CUTLASS's stream-K tile scheduler). Partial sums are int32, so every
-// reduction order gives the same bits.
-struct SplitOptions {
-  enum class Mode : uint8_t { kHeuristic, kDataParallel, kSplitK, kStreamK };
-  Mode mode = Mode::kHeuristic;
-  int splits = 1;                 // K slices per tile, for kSplitK
-  bool atomic_reduction = false;  // peers add partials as they finish, not in turn
-};
-
 // One row of a family's table.
 struct KernelConfig {
   KernelFamily family = KernelFamily::kSimt;
@@ -43,7 +33,7 @@ struct KernelConfig {
   TileShape tile;
   int stages = 0;
   int smem_bytes = 0;  // static estimate: stages * (tile.m + tile.n) * tile.k; 0 if auto
-  SplitOptions split;  // sm90 stream-K rows only
+  bool out_any_pitch = false;  // writes out in place whatever its pitch and N
 };
 
 // What dispatch needs to know about a GPU.
@@ -74,11 +64,6 @@ struct KernelOverride {
 // Parses GEMM_INT8_FORCE_KERNEL's syntax; an unknown name is a value error
 // that lists the accepted names.
 Status parse_kernel_override(const std::string& text, KernelOverride* out);
-
-// Parses GEMM_INT8_SM90_SPLIT, a tuning override of SplitOptions:
-// "heuristic", "dataparallel", "streamk" or "splitk:<n>", each optionally
-// followed by ":atomic". Empty = no override (*out untouched).
-Status parse_split_override(const std::string& text, SplitOptions* out);
 
 // Chooses the row for a problem that validate() accepted. Never reads the
 // environment: callers pass the override so this stays a pure function.

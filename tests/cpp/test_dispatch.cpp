@@ -65,27 +65,34 @@ TEST(Dispatch, Sm80SmallMUsesTheSmallTile) {
 
 TEST(Dispatch, DecodeUsesTheSkinnyKernelOnEveryTensorCoreGpu) {
   for (const DeviceInfo& d : {device(8, 0), device(8, 9), device(9, 0)})
-    for (int m : {1, 8, 16, 32}) EXPECT_EQ(choose(m, 4096, 4096, d).family, KernelFamily::kSkinny);
+    for (int m : {1, 8, 16}) EXPECT_EQ(choose(m, 4096, 4096, d).family, KernelFamily::kSkinny);
+  EXPECT_NE(choose(17, 4096, 4096, device(9, 0)).family, KernelFamily::kSkinny);
   EXPECT_EQ(choose(1, 4096, 4096, device(7, 5)).family, KernelFamily::kSimt);
   // Forcing a tensor-core family keeps its own rows for small M.
   EXPECT_EQ(choose(1, 4096, 4096, device(9, 0), "sm90").family, KernelFamily::kSm90);
 }
 
-TEST(Dispatch, Sm90DecodeUsesSwappedNarrowTiles) {
-  for (int m : {1, 8, 16, 32, 64, 256}) {
-    const KernelConfig c = choose(m, 4096, 4096, device(9, 0), "sm90");
-    EXPECT_EQ(std::string(c.name).find("sm90_swap_"), 0u) << m << " -> " << c.name;
-  }
-  const KernelConfig big = choose(8192, 8192, 8192, device(9, 0));
-  EXPECT_EQ(std::string(big.name).find("sm90_swap_"), std::string::npos) << big.name;
+TEST(Dispatch, Sm90RowsByM) {
+  auto name = [](int64_t m, int64_t n) { return std::string(choose(m, n, 4096, device(9, 0)).name); };
+  EXPECT_EQ(name(17, 4096), "sm90_swap_t128x16x256_c1x1_coop");
+  EXPECT_EQ(name(64, 4096), "sm90_swap_t128x16x256_c1x1_coop");
+  EXPECT_EQ(name(65, 4096), "sm90_t64x128x128_c1x1_ping");
+  EXPECT_EQ(name(256, 4096), "sm90_t64x128x128_c1x1_ping");
+  EXPECT_EQ(name(512, 4096), "sm90_t64x256x128_c1x1_ping");
+  EXPECT_EQ(name(1024, 14336), "sm90_t64x256x128_c1x1_ping");
+  EXPECT_EQ(name(1024, 4096), "sm90_t128x256x128_c2x1_coop");
+  EXPECT_EQ(name(8192, 8192), "sm90_t128x256x128_c2x1_coop");
+  // Wide N keeps decode on sm90 (the skinny grid would not stay resident).
+  EXPECT_EQ(name(1, 14336), "sm90_swap_t128x16x256_c1x1_coop");
 }
 
-TEST(Dispatch, Sm90StreamKWhenLargeTilesCannotFillTheGpu) {
-  // 512 x 4096: 4 x 16 = 64 tiles of 128x256 < 132 SMs.
-  EXPECT_NE(std::string(choose(512, 4096, 4096, device(9, 0)).name).find("_sk"), std::string::npos);
-  // 512 x 14336: 4 x 56 = 224 tiles fill the GPU.
-  EXPECT_EQ(std::string(choose(512, 14336, 4096, device(9, 0)).name).find("_sk"),
-            std::string::npos);
+TEST(Dispatch, RaggedNTakesTheDirectStoreTwin) {
+  const KernelConfig c = choose(4095, 4097, 4096, device(9, 0));
+  EXPECT_EQ(std::string(c.name), "sm90_t128x256x128_c2x1_coop_direct");
+  EXPECT_TRUE(c.out_any_pitch);
+  EXPECT_EQ(std::string(choose(2047, 14337, 4095, device(9, 0)).name),
+            "sm90_t64x256x128_c1x1_ping_direct");
+  EXPECT_FALSE(choose(4096, 4096, 4096, device(9, 0)).out_any_pitch);
 }
 
 TEST(Dispatch, EveryMFindsARow) {
@@ -121,26 +128,6 @@ TEST(Dispatch, UnknownOverrideListsTheAcceptedNames) {
       << st.message();
   EXPECT_TRUE(parse_kernel_override("auto", &o).ok());
   EXPECT_FALSE(o.forced);
-}
-
-TEST(Dispatch, SplitOverrideParses) {
-  SplitOptions s;
-  ASSERT_TRUE(parse_split_override("", &s).ok());
-  EXPECT_EQ(s.mode, SplitOptions::Mode::kHeuristic);
-  ASSERT_TRUE(parse_split_override("splitk:4:atomic", &s).ok());
-  EXPECT_EQ(s.mode, SplitOptions::Mode::kSplitK);
-  EXPECT_EQ(s.splits, 4);
-  EXPECT_TRUE(s.atomic_reduction);
-  ASSERT_TRUE(parse_split_override("dataparallel", &s).ok());
-  EXPECT_EQ(s.mode, SplitOptions::Mode::kDataParallel);
-  EXPECT_FALSE(s.atomic_reduction);
-  ASSERT_TRUE(parse_split_override("streamk:atomic", &s).ok());
-  EXPECT_EQ(s.mode, SplitOptions::Mode::kStreamK);
-  for (const char* bad : {"splitk", "splitk:0", "splitk:2x", "streamk:fast", "fastest", "streamk:"}) {
-    const Status st = parse_split_override(bad, &s);
-    EXPECT_EQ(st.code(), StatusCode::kValueError) << bad;
-    EXPECT_NE(st.message().find("GEMM_INT8_SM90_SPLIT"), std::string::npos) << st.message();
-  }
 }
 
 TEST(Dispatch, ConfigsPrint) {

@@ -13,6 +13,7 @@
 #include <cutlass/gemm/collective/collective_builder.hpp>
 #include <cutlass/gemm/kernel/gemm_universal.hpp>
 #include <cutlass/gemm/kernel/tile_scheduler.hpp>
+#include <cutlass/epilogue/collective/default_epilogue.hpp>
 #include <type_traits>
 
 #include "kernels/cutlass_run.h"
@@ -28,7 +29,6 @@ struct Pingpong {
   using Epilogue = cutlass::epilogue::TmaWarpSpecialized;
 };
 using Persistent = cutlass::gemm::PersistentScheduler;
-using StreamK = cutlass::gemm::StreamKScheduler;
 
 // out = bf16_rn(float_rn(acc) * alpha): one multiply, no source term, so a
 // zero accumulator keeps the sign alpha gives it. Later epilogues (row and
@@ -38,8 +38,30 @@ using AlphaEpilogue = cutlass::epilogue::fusion::Sm90EVT<
                                            cutlass::FloatRoundStyle::round_to_nearest>,
     cutlass::epilogue::fusion::Sm90ScalarBroadcast<float>, cutlass::epilogue::fusion::Sm90AccFetch>;
 
+// How out is written. TmaStore: through shared memory and TMA, which needs
+// a 16-byte aligned pitch. DirectStore: each thread stores its accumulators
+// with predicated 2-byte stores (CUTLASS's NoSmem epilogue), so any pitch
+// and a ragged N are written in place. Its only fusion is a linear
+// combination; with C void that is alpha * acc, rounded as AlphaEpilogue.
+struct TmaStore {};
+struct DirectStore {};
+
+template <class Schedule, class Store>
+struct EpiloguePolicy {
+  using Collective = typename Schedule::Epilogue;
+  using Fusion = AlphaEpilogue;
+  static constexpr int kAlignD = kDenseAlignN;
+};
+template <class Schedule>
+struct EpiloguePolicy<Schedule, DirectStore> {
+  using Collective = cutlass::epilogue::NoSmemWarpSpecialized;
+  using Fusion = cutlass::epilogue::fusion::LinearCombination<
+      cutlass::bfloat16_t, float, void, float, cutlass::FloatRoundStyle::round_to_nearest>;
+  static constexpr int kAlignD = 1;
+};
+
 template <int TileM, int TileN, int TileK, int ClusterM, int ClusterN, class Schedule,
-          class Scheduler, bool SwapAB>
+          class Store, bool SwapAB>
 struct TmaGemm {
   using TileShape = cute::Shape<cute::Int<TileM>, cute::Int<TileN>, cute::Int<TileK>>;
   using ClusterShape = cute::Shape<cute::Int<ClusterM>, cute::Int<ClusterN>, cute::_1>;
@@ -47,11 +69,12 @@ struct TmaGemm {
   using LayoutD =
       std::conditional_t<SwapAB, cutlass::layout::ColumnMajor, cutlass::layout::RowMajor>;
 
+  using Epi = EpiloguePolicy<Schedule, Store>;
   using CollectiveEpilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, ClusterShape,
-      cutlass::epilogue::collective::EpilogueTileAuto, int32_t, float, void, LayoutD, kDenseAlignN,
-      cutlass::bfloat16_t, LayoutD, kDenseAlignN, typename Schedule::Epilogue,
-      AlphaEpilogue>::CollectiveOp;
+      cutlass::epilogue::collective::EpilogueTileAuto, int32_t, float, void, LayoutD, Epi::kAlignD,
+      cutlass::bfloat16_t, LayoutD, Epi::kAlignD, typename Epi::Collective,
+      typename Epi::Fusion>::CollectiveOp;
 
   using CollectiveMainloop = typename cutlass::gemm::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, int8_t, cutlass::layout::RowMajor,
@@ -63,7 +86,7 @@ struct TmaGemm {
 
   using Kernel =
       cutlass::gemm::kernel::GemmUniversal<cute::Shape<int, int, int, int>, CollectiveMainloop,
-                                           CollectiveEpilogue, Scheduler>;
+                                           CollectiveEpilogue, Persistent>;
   using Gemm = cutlass::gemm::device::GemmUniversalAdapter<Kernel>;
 
   static typename Gemm::Arguments arguments(const DenseGemm& g) {
@@ -78,26 +101,21 @@ struct TmaGemm {
     cutlass::KernelHardwareInfo hw;
     hw.device_id = g.device;
     hw.sm_count = g.sm_count;
-    typename Gemm::Arguments args{cutlass::gemm::GemmUniversalMode::kGemm,
+    typename CollectiveEpilogue::Arguments epilogue{};
+    if constexpr (std::is_same_v<Store, DirectStore>) {
+      epilogue.thread.alpha = g.alpha;
+      epilogue.thread.beta = 0.0f;
+    } else {
+      epilogue.thread = {{{g.alpha}}, {}, {}};
+    }
+    epilogue.dC = stride_d;
+    epilogue.ptr_D = static_cast<cutlass::bfloat16_t*>(g.out);
+    epilogue.dD = stride_d;
+    return typename Gemm::Arguments{cutlass::gemm::GemmUniversalMode::kGemm,
                                     {SwapAB ? g.n : g.m, SwapAB ? g.m : g.n, g.k, 1},
                                     {a, stride_a, b, stride_b},
-                                    {{{{g.alpha}}, {}, {}},
-                                     nullptr,
-                                     stride_d,
-                                     static_cast<cutlass::bfloat16_t*>(g.out),
-                                     stride_d},
+                                    epilogue,
                                     hw};
-    if constexpr (std::is_same_v<Scheduler, StreamK>) {
-      using namespace cutlass::gemm::kernel::detail;
-      constexpr DecompositionMode kModes[] = {
-          DecompositionMode::Heuristic, DecompositionMode::DataParallel,
-          DecompositionMode::SplitK, DecompositionMode::StreamK};
-      args.scheduler.decomposition_mode = kModes[static_cast<int>(g.split.mode)];
-      args.scheduler.splits = g.split.splits;
-      args.scheduler.reduction_mode =
-          g.split.atomic_reduction ? ReductionMode::Nondeterministic : ReductionMode::Deterministic;
-    }
-    return args;
   }
 
   static size_t workspace_size(const DenseGemm& g) {
@@ -120,9 +138,9 @@ struct TmaGemm {
 }  // namespace gemm_int8::kernels::sm90
 
 // One row of tile_configs.def becomes one launcher and one workspace query.
-#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, scheduler, swap)       \
+#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, store, swap)           \
   namespace gemm_int8::kernels::sm90 {                                                   \
-  using Gemm_##name = TmaGemm<tm, tn, tk, cm, cn, schedule, scheduler, swap>;            \
+  using Gemm_##name = TmaGemm<tm, tn, tk, cm, cn, schedule, store, swap>;                \
   Status launch_##name(const DenseGemm& g, void* workspace, cudaStream_t stream) {       \
     return Gemm_##name::run("sm90_" #name, g, workspace, stream);                        \
   }                                                                                      \

@@ -1,14 +1,13 @@
-"""Kernel tuning sweep: time chosen kernel rows (and sm90 split options) per shape.
+"""Kernel tuning sweep: time chosen kernel rows per shape.
 
     python -m gemm_int8.benchmark.tune --shapes 1x4096x4096,64x4096x4096 \\
-        --candidates auto,bf16,skinny_m8_r1_w8_u4,sm90_swap_t128x16x256_c1x1_coop_sk@splitk:4:atomic
+        --candidates auto,bf16,calib:read,skinny:*,sm90_t64x128x128_c1x1_ping
 
 A candidate is ``auto`` (the dispatch), ``bf16`` (torch.matmul in bfloat16),
 ``calib:empty``, ``calib:read`` or ``calib:copy`` (a one-element add, a sum
 over y, a copy of y: what the timing reports for launch and memory alone),
-a row name as GEMM_INT8_FORCE_KERNEL takes it, or a row name followed by
-``@`` and a GEMM_INT8_SM90_SPLIT value; ``family:*`` expands to every row of
-a family. Timing is the benchmark's (CUDA events, L2 flushed before every
+or a row name as GEMM_INT8_FORCE_KERNEL takes it; ``family:*`` expands to
+every row of a family. Timing is the benchmark's (CUDA events, L2 flushed before every
 call, candidates interleaved, median); every gemm_int8 output must equal the
 exact reference bit for bit. The results decide the dispatch boundaries in
 csrc/core/dispatch.cpp; record them in docs/performance.md.
@@ -63,11 +62,10 @@ def _callable(candidate: str, x: torch.Tensor, y: torch.Tensor, alpha: float):
     if candidate == "bf16":
         xb, yt = x.to(torch.bfloat16), y.to(torch.bfloat16).t()
         return lambda: torch.matmul(xb, yt)
-    row, _, split = candidate.partition("@")
-    env = {"GEMM_INT8_FORCE_KERNEL": "" if row == "auto" else row, "GEMM_INT8_SM90_SPLIT": split}
+    row = "" if candidate == "auto" else candidate
 
     def run():
-        os.environ.update(env)  # host-side; the flush before each call hides it
+        os.environ["GEMM_INT8_FORCE_KERNEL"] = row  # host-side; the flush hides it
         return gemm_int8.matmul(x, y, alpha)
 
     return run
@@ -99,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     shapes = [_parse_shape(s) for s in args.shapes.split(",") if s]
     candidates = _expand([c for c in args.candidates.split(",") if c])
     device = torch.device("cuda")
-    saved = {k: os.environ.get(k) for k in ("GEMM_INT8_FORCE_KERNEL", "GEMM_INT8_SM90_SPLIT")}
+    saved = {"GEMM_INT8_FORCE_KERNEL": os.environ.get("GEMM_INT8_FORCE_KERNEL")}
     timer = CudaTimer(device)
     spin_up(device)
     results = []
