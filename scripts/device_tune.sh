@@ -22,8 +22,7 @@ for sweep in ${SWEEPS:-cliff calib decode mid seed big}; do
   case $sweep in
     cliff) tune cliff "$(for m in $(seq 1 257); do printf '%sx4096x4096,' $m; done)" "auto,bf16" ;;
     calib) tune calib "1x4096x4096,1x14336x4096,1x4096x14336,64x4096x4096,256x4096x4096" \
-      "calib:empty,calib:read,calib:copy,bf16,auto,skinny_m8_r1_w8_u4,skinny_m16_r2_w8_u4,\
-sm90_swap_t128x16x256_c1x1_coop_sk@dataparallel,sm90_t64x128x128_c1x1_ping" ;;
+      "calib:empty,calib:read,calib:copy,bf16,auto,skinny:*,sm90:*" ;;
     decode) tune decode "$(grid "1 2 4 8 12 16 17 24 32 33 40 48 64")" "auto,bf16,skinny:*,sm90:*" ;;
     mid) tune mid "$(grid "64 65 96 128 160 192 256")" "auto,bf16,sm90:*" ;;
     seed) tune seed "$(grid "384 512 768 1024 2048")" "auto,bf16,sm90:*" ;;
