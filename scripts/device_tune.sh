@@ -21,6 +21,7 @@ grid() {  # "m1 m2 ..." -> MxNxK list over the seed (N, K) pairs
 for sweep in ${SWEEPS:-cliff calib decode mid seed big}; do
   case $sweep in
     cliff) tune cliff "$(for m in $(seq 1 257); do printf '%sx4096x4096,' $m; done)" "auto,bf16" ;;
+    edge) tune edge "$(grid "1 16 17 240 256 257 272 320 384 512")" "auto,bf16,skinny:*,sm90:*" ;;
     calib) tune calib "1x4096x4096,1x14336x4096,1x4096x14336,64x4096x4096,256x4096x4096" \
       "calib:empty,calib:read,calib:copy,bf16,auto,skinny:*,sm90:*" ;;
     decode) tune decode "$(grid "1 2 4 8 12 16 17 24 32 33 40 48 64")" "auto,bf16,skinny:*,sm90:*" ;;

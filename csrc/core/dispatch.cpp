@@ -65,14 +65,16 @@ int sm80_row(const GemmProblem& p) {
 // docs/performance.md ("Round 3", 2026-11-25, H100 SXM, times from
 // python -m gemm_int8.benchmark.tune over M x {4096x4096, 14336x4096,
 // 4096x14336}). A ragged N takes the row's _direct twin where it has one.
-int sm90_row(const GemmProblem& p) {
+int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   const bool ragged_n = p.n() % 8 != 0;
   // M <= 64: swapped 128x16 tiles, data parallel (12.7-13.3 us at M = 17..64
   // x 4096 x 4096; every stream-K and split-K variant was slower).
   if (p.m() <= 64) return sm90::swap_t128x16x256_c1x1_coop;
-  // M <= 256: 64x128 pingpong (12.9-14.5 us at 4096 x 4096, 29.8 us at
-  // 256 x 4096 x 14336 vs 34.5 for the next best).
-  if (p.m() <= 256) return sm90::t64x128x128_c1x1_ping;
+  // M <= 256, or too few 64x256 tiles for half the SMs: 64x128 pingpong
+  // (12.9-14.5 us at M = 65..256 x 4096 x 4096, 29.8 us at 256 x 4096 x 14336
+  // vs 34.5 for the next best; 1000^3 16.9-17.7 us vs 18.9 for 128x256).
+  const int64_t tiles_64x256 = ((p.m() + 63) / 64) * ((p.n() + 255) / 256);
+  if (p.m() <= 256 || 2 * tiles_64x256 < device.sm_count) return sm90::t64x128x128_c1x1_ping;
   // M <= 512, or up to 2048 when N is wide: 64x256 pingpong (512x4096x4096
   // 17.8 us vs 18.7 for 128x128 stream-K; 1024x14336x4096 82.0 vs 95.2).
   if (p.m() <= 512 || (p.m() <= 2048 && p.n() >= 8192))
@@ -164,7 +166,7 @@ Status choose_config(const GemmProblem& problem, const DeviceInfo& device,
   switch (family) {
     case KernelFamily::kSimt: *out = row_of(family, 0); break;
     case KernelFamily::kSm80: *out = row_of(family, sm80_row(problem)); break;
-    case KernelFamily::kSm90: *out = row_of(family, sm90_row(problem)); break;
+    case KernelFamily::kSm90: *out = row_of(family, sm90_row(problem, device)); break;
     case KernelFamily::kSkinny: *out = row_of(family, skinny_row(problem)); break;
   }
   return {};

@@ -79,6 +79,8 @@ TEST(Dispatch, Sm90RowsByM) {
   EXPECT_EQ(name(65, 4096), "sm90_t64x128x128_c1x1_ping");
   EXPECT_EQ(name(256, 4096), "sm90_t64x128x128_c1x1_ping");
   EXPECT_EQ(name(512, 4096), "sm90_t64x256x128_c1x1_ping");
+  // 1000 x 1000: 16 x 4 = 64 tiles of 64x256 would leave half the SMs idle.
+  EXPECT_EQ(name(1000, 1000), "sm90_t64x128x128_c1x1_ping");
   EXPECT_EQ(name(1024, 14336), "sm90_t64x256x128_c1x1_ping");
   EXPECT_EQ(name(1024, 4096), "sm90_t128x256x128_c2x1_coop");
   EXPECT_EQ(name(8192, 8192), "sm90_t128x256x128_c2x1_coop");
