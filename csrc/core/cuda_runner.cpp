@@ -147,9 +147,12 @@ Staging plan_staging(const GemmProblem& p, const KernelConfig& config) {
   s.x = dense_ld(p.x, kernels::kDenseAlignK) < 0;
   s.y = dense_ld(p.y, kernels::kDenseAlignK) < 0 || s.n_kernel != p.n();
   const bool unit_columns = p.out.col_stride == 1 || p.out.cols <= 1;
-  if (config.family == KernelFamily::kSkinny) s.out = false;
-  else if (config.out_any_pitch) s.out = !unit_columns;
-  else s.out = n_aligned != p.n() || dense_ld(p.out, kernels::kDenseAlignN) < 0;
+  if (config.family == KernelFamily::kSkinny)
+    s.out = false;
+  else if (config.out_any_pitch)
+    s.out = !unit_columns;
+  else
+    s.out = n_aligned != p.n() || dense_ld(p.out, kernels::kDenseAlignN) < 0;
   s.ld_out = n_aligned;
   return s;
 }
@@ -228,8 +231,9 @@ Status run_cuda(const GemmProblem& p, const Plan& plan, void* workspace, size_t 
     g.ld_out = s.ld_out;
   }
   if (plan.config.family == KernelFamily::kSkinny) {
-    kernels::SkinnyGemm sg{g.m, g.n, g.k, g.x, g.ld_x, g.y, g.ld_y, p.out.data,
-                           p.out.row_stride, p.out.col_stride, g.alpha};
+    kernels::SkinnyGemm sg{
+        g.m,    g.n, g.k, g.x, g.ld_x, g.y, g.ld_y, p.out.data, p.out.row_stride, p.out.col_stride,
+        g.alpha};
     return kernels::launch_skinny(plan.config.row, sg, stream);
   }
   if (plan.config.family == KernelFamily::kSm90) {

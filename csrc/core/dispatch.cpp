@@ -27,8 +27,13 @@ std::vector<KernelConfig> build_table() {
 #include "kernels/sm80/tile_configs.def"
 #undef GEMM_INT8_SM80_CONFIG
   // sm90 stage counts are CUTLASS's choice (StageCountAutoCarveout).
-#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, store, swap)        \
-  table.push_back({KernelFamily::kSm90, sm90::name, "sm90_" #name, {tm, tn, tk}, 0, 0, \
+#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, store, swap) \
+  table.push_back({KernelFamily::kSm90,                                        \
+                   sm90::name,                                                 \
+                   "sm90_" #name,                                              \
+                   {tm, tn, tk},                                               \
+                   0,                                                          \
+                   0,                                                          \
                    std::string(#store) == "DirectStore"});
 #include "kernels/sm90/tile_configs.def"
 #undef GEMM_INT8_SM90_CONFIG
@@ -38,7 +43,7 @@ std::vector<KernelConfig> build_table() {
                    "skinny_" #name,                                        \
                    {8 * (col_tiles), 16 * (row_tiles), 64 * (unroll)},     \
                    1,                                                      \
-                   (warps) * (row_tiles) * (col_tiles) * 4 * 32 * 4,       \
+                   (warps) * (row_tiles) * (col_tiles)*4 * 32 * 4,         \
                    true});
 #include "kernels/skinny/tile_configs.def"
 #undef GEMM_INT8_SKINNY_CONFIG
@@ -62,35 +67,46 @@ int sm80_row(const GemmProblem& p) {
 }
 
 // The sm90 boundaries. Each cites the measurement that chose it in
-// docs/performance.md ("Round 3", 2026-11-25, H100 SXM, times from
-// python -m gemm_int8.benchmark.tune over M x {4096x4096, 14336x4096,
-// 4096x14336}). A ragged N takes the row's _direct twin where it has one.
+// docs/performance.md ("Round 3", 2026-11-25, H100 SXM, tune sweeps over
+// M x {4096x4096, 14336x4096, 4096x14336}). A ragged N takes the row's
+// _direct twin where it has one (4095x4097x4096: 185.9 us direct vs 215.0
+// staged).
 int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
-  const bool ragged_n = p.n() % 8 != 0;
-  // M <= 64: swapped 128x16 tiles, data parallel (12.7-13.3 us at M = 17..64
-  // x 4096 x 4096; every stream-K and split-K variant was slower).
-  if (p.m() <= 64) return sm90::swap_t128x16x256_c1x1_coop;
+  const int64_t m = p.m(), n = p.n();
+  const bool ragged_n = n % 8 != 0;
+  // M <= 16: swapped 64x16 pingpong tiles give twice the CTAs of 128x16
+  // (1x4096x14336 27.1 us vs 28.3; 16x4096x4096 12.5 vs 12.7).
+  if (m <= 16) return sm90::swap_t64x16x256_c1x1_ping;
+  // M <= 64: swapped 128x16 (11.6-12.1 us at 17..64 x 4096 x 4096).
+  if (m <= 64) return sm90::swap_t128x16x256_c1x1_coop;
+  // M <= 128: swapped 128x32 (13.3-13.8 us at 65..128 x 4096 x 4096, where
+  // 64x128 tiles jump from 11.7 to 14.8 us at M = 65).
+  if (m <= 128) return sm90::swap_t128x32x256_c1x1_coop;
   // M <= 256, or too few 64x256 tiles for half the SMs: 64x128 pingpong
-  // (12.9-14.5 us at M = 65..256 x 4096 x 4096, 29.8 us at 256 x 4096 x 14336
-  // vs 34.5 for the next best; 1000^3 16.9-17.7 us vs 18.9 for 128x256).
-  const int64_t tiles_64x256 = ((p.m() + 63) / 64) * ((p.n() + 255) / 256);
-  if (p.m() <= 256 || 2 * tiles_64x256 < device.sm_count) return sm90::t64x128x128_c1x1_ping;
-  // M <= 512, or up to 2048 when N is wide: 64x256 pingpong (512x4096x4096
-  // 17.8 us vs 18.7 for 128x128 stream-K; 1024x14336x4096 82.0 vs 95.2).
-  if (p.m() <= 512 || (p.m() <= 2048 && p.n() >= 8192))
+  // (13.4 us at 256 x 4096 x 4096; 29.7 at 256 x 4096 x 14336 vs 34.5 for the
+  // next best; 1000^3 18.1 us, tied with 128x128).
+  const int64_t tiles_64x256 = ((m + 63) / 64) * ((n + 255) / 256);
+  if (m <= 256 || 2 * tiles_64x256 < device.sm_count) return sm90::t64x128x128_c1x1_ping;
+  // 320..512 with N < 8192: 128x128 cooperative (384x4096x14336 41.1 us vs
+  // 43.7 for 64x256 pingpong; 512x4096x4096 17.7 vs 17.8). Below 320, 64x256
+  // (257x4096x4096 17.4 us vs 20.0).
+  if (m >= 320 && m <= 512 && n < 8192 && !ragged_n) return sm90::t128x128x128_c1x1_coop;
+  // M <= 512, or up to 2048 when N is wide: 64x256 pingpong (1024x14336x4096
+  // 81.2 us vs 94.1 for 128x256; 2048x14336x4096 153.3 vs 157.1).
+  if (m <= 512 || (m <= 2048 && n >= 8192))
     return ragged_n ? sm90::t64x256x128_c1x1_ping_direct : sm90::t64x256x128_c1x1_ping;
-  // Everything larger: 128x256 cooperative, clusters of 2 (8192^3, 4096^3,
-  // 1024x4096x4096 27.7 us vs 31.5 for the next best).
+  // Everything larger: 128x256 cooperative, clusters of 2 (8192^3 698 us;
+  // 1024x4096x4096 27.4 us vs 27.6 for 128x128).
   return ragged_n ? sm90::t128x256x128_c2x1_coop_direct : sm90::t128x256x128_c2x1_coop;
 }
 
-// The skinny boundary (docs/performance.md, "Round 3"): M <= 16 with
-// N <= 8192 (1x4096x4096 13.2 us vs 16.1 for the best sm90 row,
-// 1x4096x14336 31.4 vs 37.3). Wider N launches more CTAs than stay
-// resident and the swapped sm90 row wins (1x14336x4096 27.1 vs 33.1).
-// Measured on Hopper only; Ampere and Ada take the same boundary untested.
+// The skinny boundary (docs/performance.md, "Round 3"): decode on GPUs
+// whose tensor-core family is sm80 (Ampere, Ada, and later GPUs without
+// sm_90a code). Measured on an H100 only: 1x4096x4096 13.0 us vs 25.7 for
+// the sm80 rows; N > 8192 launches more CTAs than stay resident
+// (1x14336x4096 33.1 us). Hopper's swapped sm90 rows beat it (12.5-12.7 us).
 bool skinny_wins(const GemmProblem& p, KernelFamily large_family) {
-  return large_family != KernelFamily::kSimt && p.m() <= 16 && p.n() <= 8192;
+  return large_family == KernelFamily::kSm80 && p.m() <= 16 && p.n() <= 8192;
 }
 
 int skinny_row(const GemmProblem&) { return skinny::m16_r2_w8_u4; }

@@ -13,9 +13,9 @@ namespace gemm_int8 {
 
 // A family is a kernel implementation strategy with its own table of rows.
 enum class KernelFamily : uint8_t {
-  kSimt,  // CUDA cores, any layout, any GPU this CUDA supports (sm_75+)
-  kSm80,  // tensor cores through mma.sync (CUTLASS 2.x); sm_80 and newer
-  kSm90,  // Hopper: TMA + wgmma, warp-specialized (CUTLASS 3.x); sm_90 only
+  kSimt,    // CUDA cores, any layout, any GPU this CUDA supports (sm_75+)
+  kSm80,    // tensor cores through mma.sync (CUTLASS 2.x); sm_80 and newer
+  kSm90,    // Hopper: TMA + wgmma, warp-specialized (CUTLASS 3.x); sm_90 only
   kSkinny,  // small M: a bandwidth-bound mma.sync kernel streaming y; sm_80 and newer
 };
 
@@ -32,7 +32,7 @@ struct KernelConfig {
   const char* name = "";  // stable, printable, accepted by GEMM_INT8_FORCE_KERNEL
   TileShape tile;
   int stages = 0;
-  int smem_bytes = 0;  // static estimate: stages * (tile.m + tile.n) * tile.k; 0 if auto
+  int smem_bytes = 0;          // static estimate: stages * (tile.m + tile.n) * tile.k; 0 if auto
   bool out_any_pitch = false;  // writes out in place whatever its pitch and N
 };
 

@@ -63,29 +63,36 @@ TEST(Dispatch, Sm80SmallMUsesTheSmallTile) {
   EXPECT_EQ(small.family, KernelFamily::kSm80);
 }
 
-TEST(Dispatch, DecodeUsesTheSkinnyKernelOnEveryTensorCoreGpu) {
-  for (const DeviceInfo& d : {device(8, 0), device(8, 9), device(9, 0)})
+TEST(Dispatch, DecodeUsesTheSkinnyKernelWhereTheLargeFamilyIsSm80) {
+  for (const DeviceInfo& d : {device(8, 0), device(8, 9), device(12, 0)})
     for (int m : {1, 8, 16}) EXPECT_EQ(choose(m, 4096, 4096, d).family, KernelFamily::kSkinny);
-  EXPECT_NE(choose(17, 4096, 4096, device(9, 0)).family, KernelFamily::kSkinny);
+  EXPECT_EQ(choose(17, 4096, 4096, device(8, 0)).family, KernelFamily::kSm80);
+  EXPECT_EQ(choose(1, 14336, 4096, device(8, 0)).family, KernelFamily::kSm80);
+  EXPECT_EQ(choose(1, 4096, 4096, device(9, 0)).family, KernelFamily::kSm90);
   EXPECT_EQ(choose(1, 4096, 4096, device(7, 5)).family, KernelFamily::kSimt);
   // Forcing a tensor-core family keeps its own rows for small M.
-  EXPECT_EQ(choose(1, 4096, 4096, device(9, 0), "sm90").family, KernelFamily::kSm90);
+  EXPECT_EQ(choose(1, 4096, 4096, device(8, 0), "sm80").family, KernelFamily::kSm80);
 }
 
 TEST(Dispatch, Sm90RowsByM) {
-  auto name = [](int64_t m, int64_t n) { return std::string(choose(m, n, 4096, device(9, 0)).name); };
+  auto name = [](int64_t m, int64_t n, int64_t k = 4096) {
+    return std::string(choose(m, n, k, device(9, 0)).name);
+  };
+  EXPECT_EQ(name(1, 4096), "sm90_swap_t64x16x256_c1x1_ping");
+  EXPECT_EQ(name(16, 14336), "sm90_swap_t64x16x256_c1x1_ping");
   EXPECT_EQ(name(17, 4096), "sm90_swap_t128x16x256_c1x1_coop");
   EXPECT_EQ(name(64, 4096), "sm90_swap_t128x16x256_c1x1_coop");
-  EXPECT_EQ(name(65, 4096), "sm90_t64x128x128_c1x1_ping");
+  EXPECT_EQ(name(65, 4096), "sm90_swap_t128x32x256_c1x1_coop");
+  EXPECT_EQ(name(129, 4096), "sm90_t64x128x128_c1x1_ping");
   EXPECT_EQ(name(256, 4096), "sm90_t64x128x128_c1x1_ping");
-  EXPECT_EQ(name(512, 4096), "sm90_t64x256x128_c1x1_ping");
+  EXPECT_EQ(name(257, 4096), "sm90_t64x256x128_c1x1_ping");
+  EXPECT_EQ(name(512, 4096), "sm90_t128x128x128_c1x1_coop");
+  EXPECT_EQ(name(512, 14336), "sm90_t64x256x128_c1x1_ping");
   // 1000 x 1000: 16 x 4 = 64 tiles of 64x256 would leave half the SMs idle.
   EXPECT_EQ(name(1000, 1000), "sm90_t64x128x128_c1x1_ping");
   EXPECT_EQ(name(1024, 14336), "sm90_t64x256x128_c1x1_ping");
   EXPECT_EQ(name(1024, 4096), "sm90_t128x256x128_c2x1_coop");
   EXPECT_EQ(name(8192, 8192), "sm90_t128x256x128_c2x1_coop");
-  // Wide N keeps decode on sm90 (the skinny grid would not stay resident).
-  EXPECT_EQ(name(1, 14336), "sm90_swap_t128x16x256_c1x1_coop");
 }
 
 TEST(Dispatch, RaggedNTakesTheDirectStoreTwin) {

@@ -54,20 +54,19 @@ __global__ void stage_int8_kernel(const int8_t* src, int64_t rows, int64_t cols,
   }
 }
 
-// One thread per 8 source elements (one 16-byte load: ld_src % 8 == 0 and
-// src 16-byte aligned), stored one by one to the strided destination.
+// One thread per 2 elements (ld_src and every c0 even: one aligned 4-byte
+// load), so a warp's stores cover 128 contiguous destination bytes whatever
+// the destination's alignment.
 __global__ void unstage_bf16_kernel(const __nv_bfloat16* src, int64_t ld_src, int64_t rows,
                                     int64_t cols, __nv_bfloat16* dst, int64_t rs, int64_t cs) {
-  const int64_t units_per_row = (cols + 7) / 8;
+  const int64_t units_per_row = (cols + 1) / 2;
   const int64_t units = rows * units_per_row;
   for (int64_t u = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; u < units;
        u += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t r = u / units_per_row, c0 = (u - r * units_per_row) * 8;
-    const int4 packed = *reinterpret_cast<const int4*>(src + r * ld_src + c0);
-    const auto* values = reinterpret_cast<const __nv_bfloat16*>(&packed);
-#pragma unroll
-    for (int e = 0; e < 8; ++e)
-      if (c0 + e < cols) dst[r * rs + (c0 + e) * cs] = values[e];
+    const int64_t r = u / units_per_row, c0 = (u - r * units_per_row) * 2;
+    const __nv_bfloat162 pair = *reinterpret_cast<const __nv_bfloat162*>(src + r * ld_src + c0);
+    dst[r * rs + c0 * cs] = pair.x;
+    if (c0 + 1 < cols) dst[r * rs + (c0 + 1) * cs] = pair.y;
   }
 }
 
@@ -102,7 +101,7 @@ Status stage_int8(const MatrixView& src, int8_t* dst, int64_t rows_dst, int64_t 
 Status unstage_bf16(const void* src, int64_t ld_src, const MutableMatrixView& dst,
                     cudaStream_t stream) {
   if (dst.rows == 0 || dst.cols == 0) return {};
-  const int64_t units = dst.rows * ((dst.cols + 7) / 8);
+  const int64_t units = dst.rows * ((dst.cols + 1) / 2);
   const int64_t blocks = std::min<int64_t>((units + kThreads - 1) / kThreads, 1 << 16);
   unstage_bf16_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
       static_cast<const __nv_bfloat16*>(src), ld_src, dst.rows, dst.cols,

@@ -96,7 +96,7 @@ __global__ void __launch_bounds__(Warps * 32) skinny_kernel(const Params p) {
     // All loads of the step first, so Unroll chunks are in flight at once.
 #pragma unroll
     for (int u = 0; u < Unroll; ++u) {
-      const int chunk = (c + u) * kChunkBytes;  // the row pointers include 16 * t
+      const int chunk = (c + u) * kChunkBytes;                // the row pointers include 16 * t
       const bool k_ok = c + u < end && chunk + 16 * t < p.k;  // K % 16 == 0: whole granules
 #pragma unroll
       for (int r = 0; r < RowTiles; ++r)
@@ -145,12 +145,22 @@ __global__ void __launch_bounds__(Warps * 32) skinny_kernel(const Params p) {
 
 template <int RowTiles, int ColTiles, int Warps, int Unroll>
 Status launch(const SkinnyGemm& g, cudaStream_t stream) {
-  const Params p{g.m,   g.n,    g.k,   g.x,   g.ld_x, g.y, g.ld_y, static_cast<__nv_bfloat16*>(g.out),
-                 g.out_row_stride, g.out_col_stride, g.alpha};
+  const Params p{g.m,
+                 g.n,
+                 g.k,
+                 g.x,
+                 g.ld_x,
+                 g.y,
+                 g.ld_y,
+                 static_cast<__nv_bfloat16*>(g.out),
+                 g.out_row_stride,
+                 g.out_col_stride,
+                 g.alpha};
   const int64_t blocks_n = (int64_t{g.n} + 16 * RowTiles - 1) / (16 * RowTiles);
   const int64_t blocks_m = (int64_t{g.m} + 8 * ColTiles - 1) / (8 * ColTiles);
   if (blocks_m > 65535)
-    return Status::value_error("skinny: M = " + std::to_string(g.m) + " is too large for this kernel");
+    return Status::value_error("skinny: M = " + std::to_string(g.m) +
+                               " is too large for this kernel");
   const dim3 grid(static_cast<unsigned>(blocks_n), static_cast<unsigned>(blocks_m));
   skinny_kernel<RowTiles, ColTiles, Warps, Unroll><<<grid, Warps * 32, 0, stream>>>(p);
   return launch_status("skinny_gemm");

@@ -9,11 +9,11 @@
 
 #include <cute/tensor.hpp>
 #include <cutlass/epilogue/collective/collective_builder.hpp>
+#include <cutlass/epilogue/collective/default_epilogue.hpp>
 #include <cutlass/epilogue/fusion/sm90_callbacks_tma_warpspecialized.hpp>
 #include <cutlass/gemm/collective/collective_builder.hpp>
 #include <cutlass/gemm/kernel/gemm_universal.hpp>
 #include <cutlass/gemm/kernel/tile_scheduler.hpp>
-#include <cutlass/epilogue/collective/default_epilogue.hpp>
 #include <type_traits>
 
 #include "kernels/cutlass_run.h"
@@ -55,13 +55,14 @@ struct EpiloguePolicy {
 template <class Schedule>
 struct EpiloguePolicy<Schedule, DirectStore> {
   using Collective = cutlass::epilogue::NoSmemWarpSpecialized;
-  using Fusion = cutlass::epilogue::fusion::LinearCombination<
-      cutlass::bfloat16_t, float, void, float, cutlass::FloatRoundStyle::round_to_nearest>;
+  using Fusion =
+      cutlass::epilogue::fusion::LinearCombination<cutlass::bfloat16_t, float, void, float,
+                                                   cutlass::FloatRoundStyle::round_to_nearest>;
   static constexpr int kAlignD = 1;
 };
 
-template <int TileM, int TileN, int TileK, int ClusterM, int ClusterN, class Schedule,
-          class Store, bool SwapAB>
+template <int TileM, int TileN, int TileK, int ClusterM, int ClusterN, class Schedule, class Store,
+          bool SwapAB>
 struct TmaGemm {
   using TileShape = cute::Shape<cute::Int<TileM>, cute::Int<TileN>, cute::Int<TileK>>;
   using ClusterShape = cute::Shape<cute::Int<ClusterM>, cute::Int<ClusterN>, cute::_1>;

@@ -5,8 +5,8 @@
 namespace gemm_int8::kernels {
 namespace sm90 {
 
-#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, store, swap) \
-  Status launch_##name(const DenseGemm& g, void* workspace, cudaStream_t stream);  \
+#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, store, swap)    \
+  Status launch_##name(const DenseGemm& g, void* workspace, cudaStream_t stream); \
   size_t workspace_##name(const DenseGemm& g);
 #include "kernels/sm90/tile_configs.def"
 #undef GEMM_INT8_SM90_CONFIG
