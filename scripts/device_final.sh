@@ -13,7 +13,7 @@ BENCH_ARGS="--set seed,decode,large,ragged --no-progress --no-plot --compare $BA
 rm -f "$OUT/build.log" "$OUT/bench.log"
 OUT=$OUT SWEEPS=cliff timeout 90 bash scripts/device_tune.sh
 mv "$OUT/tune/cliff.log" "$OUT/cliff.log" 2>/dev/null; rm -rf "$OUT/tune"
-timeout "${COMPILE_S:-150}" python3 -m gemm_int8.benchmark --compile --no-progress --no-plot \
+timeout -s INT "${COMPILE_S:-150}" python3 -m gemm_int8.benchmark --compile --no-progress --no-plot \
   --shapes "${COMPILE_SHAPES:-512x4096x4096,16x4096x4096,4095x4097x4096}" \
   --out-dir "$OUT/compile" >/dev/null 2>"$OUT/compile.err"
 echo "compile contender: exit $?"
