@@ -68,12 +68,11 @@ int sm80_row(const GemmProblem& p) {
 
 // The sm90 boundaries. Each cites the measurement that chose it in
 // docs/performance.md ("Round 3", 2026-11-25, H100 SXM, tune sweeps over
-// M x {4096x4096, 14336x4096, 4096x14336}). A ragged N takes the row's
-// _direct twin where it has one (4095x4097x4096: 185.9 us direct vs 215.0
-// staged).
+// M x {4096x4096, 14336x4096, 4096x14336}). A ragged N writes a padded
+// copy of out that a copy kernel unstages; that beat the _direct twins
+// (4095x4097x4096 175.5 us vs 185.4, 2047x14337x4095 311.9 vs 347.2).
 int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   const int64_t m = p.m(), n = p.n();
-  const bool ragged_n = n % 8 != 0;
   // M <= 16: swapped 64x16 pingpong tiles give twice the CTAs of 128x16
   // (1x4096x14336 27.1 us vs 28.3; 16x4096x4096 12.5 vs 12.7).
   if (m <= 16) return sm90::swap_t64x16x256_c1x1_ping;
@@ -90,14 +89,13 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   // 320..512 with N < 8192: 128x128 cooperative (384x4096x14336 41.1 us vs
   // 43.7 for 64x256 pingpong; 512x4096x4096 17.7 vs 17.8). Below 320, 64x256
   // (257x4096x4096 17.4 us vs 20.0).
-  if (m >= 320 && m <= 512 && n < 8192 && !ragged_n) return sm90::t128x128x128_c1x1_coop;
+  if (m >= 320 && m <= 512 && n < 8192) return sm90::t128x128x128_c1x1_coop;
   // M <= 512, or up to 2048 when N is wide: 64x256 pingpong (1024x14336x4096
   // 81.2 us vs 94.1 for 128x256; 2048x14336x4096 153.3 vs 157.1).
-  if (m <= 512 || (m <= 2048 && n >= 8192))
-    return ragged_n ? sm90::t64x256x128_c1x1_ping_direct : sm90::t64x256x128_c1x1_ping;
+  if (m <= 512 || (m <= 2048 && n >= 8192)) return sm90::t64x256x128_c1x1_ping;
   // Everything larger: 128x256 cooperative, clusters of 2 (8192^3 698 us;
   // 1024x4096x4096 27.4 us vs 27.6 for 128x128).
-  return ragged_n ? sm90::t128x256x128_c2x1_coop_direct : sm90::t128x256x128_c2x1_coop;
+  return sm90::t128x256x128_c2x1_coop;
 }
 
 // The skinny boundary (docs/performance.md, "Round 3"): decode on GPUs

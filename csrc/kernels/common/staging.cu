@@ -54,19 +54,20 @@ __global__ void stage_int8_kernel(const int8_t* src, int64_t rows, int64_t cols,
   }
 }
 
-// One thread per 2 elements (ld_src and every c0 even: one aligned 4-byte
-// load), so a warp's stores cover 128 contiguous destination bytes whatever
-// the destination's alignment.
+// One thread per 2 elements (ld_src and every column pair even: one aligned
+// 4-byte load), rows on grid y: no 64-bit division per element, and a warp's
+// stores cover 128 contiguous destination bytes whatever their alignment.
 __global__ void unstage_bf16_kernel(const __nv_bfloat16* src, int64_t ld_src, int64_t rows,
                                     int64_t cols, __nv_bfloat16* dst, int64_t rs, int64_t cs) {
-  const int64_t units_per_row = (cols + 1) / 2;
-  const int64_t units = rows * units_per_row;
-  for (int64_t u = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; u < units;
-       u += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t r = u / units_per_row, c0 = (u - r * units_per_row) * 2;
-    const __nv_bfloat162 pair = *reinterpret_cast<const __nv_bfloat162*>(src + r * ld_src + c0);
-    dst[r * rs + c0 * cs] = pair.x;
-    if (c0 + 1 < cols) dst[r * rs + (c0 + 1) * cs] = pair.y;
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+    const __nv_bfloat16* from = src + r * ld_src;
+    __nv_bfloat16* to = dst + r * rs;
+    for (int64_t c0 = (int64_t{blockIdx.x} * blockDim.x + threadIdx.x) * 2; c0 < cols;
+         c0 += int64_t{gridDim.x} * blockDim.x * 2) {
+      const __nv_bfloat162 pair = *reinterpret_cast<const __nv_bfloat162*>(from + c0);
+      to[c0 * cs] = pair.x;
+      if (c0 + 1 < cols) to[(c0 + 1) * cs] = pair.y;
+    }
   }
 }
 
@@ -101,9 +102,7 @@ Status stage_int8(const MatrixView& src, int8_t* dst, int64_t rows_dst, int64_t 
 Status unstage_bf16(const void* src, int64_t ld_src, const MutableMatrixView& dst,
                     cudaStream_t stream) {
   if (dst.rows == 0 || dst.cols == 0) return {};
-  const int64_t units = dst.rows * ((dst.cols + 1) / 2);
-  const int64_t blocks = std::min<int64_t>((units + kThreads - 1) / kThreads, 1 << 16);
-  unstage_bf16_kernel<<<static_cast<unsigned>(blocks), kThreads, 0, stream>>>(
+  unstage_bf16_kernel<<<grid_for(dst.rows, (dst.cols + 1) / 2), kThreads, 0, stream>>>(
       static_cast<const __nv_bfloat16*>(src), ld_src, dst.rows, dst.cols,
       static_cast<__nv_bfloat16*>(dst.data), dst.row_stride, dst.col_stride);
   return launch_status("unstage_bf16");
