@@ -104,8 +104,8 @@ def test_every_config_row(monkeypatch, family, row):
 
 @requires_cuda
 @pytest.mark.parametrize("m,n,k", [(300, 1001, 64), (1500, 1001, 4096), (700, 9001, 80)])
-def test_ragged_n_written_in_place_keeps_signed_zeros(m, n, k):
-    """Ragged N on Hopper takes the direct-store rows: odd pitches, -0.0 kept."""
+def test_ragged_n_into_an_odd_pitch_keeps_signed_zeros(m, n, k):
+    """Ragged N into an out view with an odd pitch: exact, -0.0 kept, nothing outside written."""
     x = torch.randint(-128, 128, (m, k), dtype=torch.int8, device="cuda")
     y = torch.randint(-128, 128, (n, k), dtype=torch.int8, device="cuda")
     x[::3] = 0  # zero accumulators: alpha < 0 must give -0.0

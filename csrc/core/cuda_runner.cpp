@@ -128,7 +128,6 @@ kernels::DenseGemm dense_view(const GemmProblem& p, const Plan& plan) {
   g.x = static_cast<const int8_t*>(p.x.data), g.ld_x = dense_ld(p.x, kernels::kDenseAlignK);
   g.y = static_cast<const int8_t*>(p.y.data), g.ld_y = dense_ld(p.y, kernels::kDenseAlignK);
   g.out = p.out.data, g.ld_out = dense_ld(p.out, kernels::kDenseAlignN);
-  if (plan.config.out_any_pitch) g.ld_out = p.out.rows <= 1 ? p.out.cols : p.out.row_stride;
   g.device = p.x.device.index;
   g.sm_count = plan.device.sm_count;
   return g;
@@ -137,8 +136,7 @@ kernels::DenseGemm dense_view(const GemmProblem& p, const Plan& plan) {
 // What each kernel needs: every tensor-core kernel reads x and y as 16-byte
 // aligned rows with K % 16 == 0. sm80 also needs N % 8 == 0 (y gains zero
 // rows). sm90's TMA loads clip a ragged N themselves. Out: TMA stores need an
-// 8-aligned pitch; rows with out_any_pitch (skinny, sm90 _direct) need only
-// unit column stride, and skinny not even that.
+// 8-aligned pitch (else a padded copy is unstaged); skinny writes any out.
 Staging plan_staging(const GemmProblem& p, const KernelConfig& config) {
   Staging s;
   s.k_padded = round_up(p.k(), kernels::kDenseAlignK);
@@ -146,13 +144,8 @@ Staging plan_staging(const GemmProblem& p, const KernelConfig& config) {
   s.n_kernel = config.family == KernelFamily::kSm80 ? n_aligned : p.n();
   s.x = dense_ld(p.x, kernels::kDenseAlignK) < 0;
   s.y = dense_ld(p.y, kernels::kDenseAlignK) < 0 || s.n_kernel != p.n();
-  const bool unit_columns = p.out.col_stride == 1 || p.out.cols <= 1;
-  if (config.family == KernelFamily::kSkinny)
-    s.out = false;
-  else if (config.out_any_pitch)
-    s.out = !unit_columns;
-  else
-    s.out = n_aligned != p.n() || dense_ld(p.out, kernels::kDenseAlignN) < 0;
+  s.out = config.family != KernelFamily::kSkinny &&
+          (n_aligned != p.n() || dense_ld(p.out, kernels::kDenseAlignN) < 0);
   s.ld_out = n_aligned;
   return s;
 }
@@ -231,10 +224,8 @@ Status run_cuda(const GemmProblem& p, const Plan& plan, void* workspace, size_t 
     g.ld_out = s.ld_out;
   }
   if (plan.config.family == KernelFamily::kSkinny) {
-    kernels::SkinnyGemm sg{
-        g.m,    g.n, g.k, g.x, g.ld_x, g.y, g.ld_y, p.out.data, p.out.row_stride, p.out.col_stride,
-        g.alpha};
-    return kernels::launch_skinny(plan.config.row, sg, stream);
+    g.out = p.out.data, g.ld_out = p.out.row_stride;  // any strides
+    return kernels::launch_skinny(plan.config.row, g, p.out.col_stride, stream);
   }
   if (plan.config.family == KernelFamily::kSm90) {
     GEMM_INT8_RETURN_IF_ERROR(kernels::launch_sm90(

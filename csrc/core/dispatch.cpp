@@ -28,13 +28,7 @@ std::vector<KernelConfig> build_table() {
 #undef GEMM_INT8_SM80_CONFIG
   // sm90 stage counts are CUTLASS's choice (StageCountAutoCarveout).
 #define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, store, swap) \
-  table.push_back({KernelFamily::kSm90,                                        \
-                   sm90::name,                                                 \
-                   "sm90_" #name,                                              \
-                   {tm, tn, tk},                                               \
-                   0,                                                          \
-                   0,                                                          \
-                   std::string(#store) == "DirectStore"});
+  table.push_back({KernelFamily::kSm90, sm90::name, "sm90_" #name, {tm, tn, tk}, 0, 0});
 #include "kernels/sm90/tile_configs.def"
 #undef GEMM_INT8_SM90_CONFIG
 #define GEMM_INT8_SKINNY_CONFIG(name, row_tiles, col_tiles, warps, unroll) \
@@ -43,8 +37,7 @@ std::vector<KernelConfig> build_table() {
                    "skinny_" #name,                                        \
                    {8 * (col_tiles), 16 * (row_tiles), 64 * (unroll)},     \
                    1,                                                      \
-                   (warps) * (row_tiles) * (col_tiles)*4 * 32 * 4,         \
-                   true});
+                   (warps) * (row_tiles) * (col_tiles)*4 * 32 * 4});
 #include "kernels/skinny/tile_configs.def"
 #undef GEMM_INT8_SKINNY_CONFIG
   return table;
@@ -69,7 +62,7 @@ int sm80_row(const GemmProblem& p) {
 // The sm90 boundaries. Each cites the measurement that chose it in
 // docs/performance.md ("Round 3", 2026-11-25, H100 SXM, tune sweeps over
 // M x {4096x4096, 14336x4096, 4096x14336}). A ragged N writes a padded
-// copy of out that a copy kernel unstages; that beat the _direct twins
+// copy of out that a copy kernel unstages; that beat direct-store twins
 // (4095x4097x4096 175.5 us vs 185.4, 2047x14337x4095 311.9 vs 347.2).
 int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   const int64_t m = p.m(), n = p.n();

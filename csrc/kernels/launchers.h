@@ -30,19 +30,6 @@ struct DenseGemm {
 constexpr int kDenseAlignK = 16;  // int8 elements per 16-byte access
 constexpr int kDenseAlignN = 8;   // bfloat16 elements per 16-byte access
 
-// What the skinny (small-M) kernels take: x and y rows 16-byte aligned with
-// K % 16 == 0, any N, and out with any strides (elements).
-struct SkinnyGemm {
-  int m = 0, n = 0, k = 0;
-  const int8_t* x = nullptr;
-  int64_t ld_x = 0;
-  const int8_t* y = nullptr;
-  int64_t ld_y = 0;
-  void* out = nullptr;
-  int64_t out_row_stride = 0, out_col_stride = 0;
-  float alpha = 1.0f;
-};
-
 // cudaSuccess if this build has code the current device can run for the
 // family; cudaErrorNoKernelImageForDevice (or another error) otherwise.
 cudaError_t probe_simt();
@@ -52,8 +39,10 @@ cudaError_t probe_sm90();
 // Any strides, any shape: the fallback and the pre-sm80 path.
 Status launch_simt(const GemmProblem& problem, cudaStream_t stream);
 Status launch_sm80(int row, const DenseGemm& gemm, cudaStream_t stream);
-// Compiled with the sm80 family's flags; probe_sm80 answers for it.
-Status launch_skinny(int row, const SkinnyGemm& gemm, cudaStream_t stream);
+// Small M: x and y as for DenseGemm except that N may be anything; out may
+// have any strides (ld_out is its row stride, in elements). Compiled with the
+// sm80 family's flags; probe_sm80 answers for it.
+Status launch_skinny(int row, const DenseGemm& gemm, int64_t out_col_stride, cudaStream_t stream);
 // sm90 rows may need workspace (stream-K partial sums); the size depends on
 // the shape and the SM count only.
 size_t sm90_workspace_size(int row, const DenseGemm& gemm);

@@ -32,8 +32,7 @@ struct KernelConfig {
   const char* name = "";  // stable, printable, accepted by GEMM_INT8_FORCE_KERNEL
   TileShape tile;
   int stages = 0;
-  int smem_bytes = 0;          // static estimate: stages * (tile.m + tile.n) * tile.k; 0 if auto
-  bool out_any_pitch = false;  // writes out in place whatever its pitch and N
+  int smem_bytes = 0;  // static estimate: stages * (tile.m + tile.n) * tile.k; 0 if auto
 };
 
 // What dispatch needs to know about a GPU.

@@ -144,17 +144,12 @@ __global__ void __launch_bounds__(Warps * 32) skinny_kernel(const Params p) {
 }
 
 template <int RowTiles, int ColTiles, int Warps, int Unroll>
-Status launch(const SkinnyGemm& g, cudaStream_t stream) {
-  const Params p{g.m,
-                 g.n,
-                 g.k,
-                 g.x,
-                 g.ld_x,
-                 g.y,
-                 g.ld_y,
-                 static_cast<__nv_bfloat16*>(g.out),
-                 g.out_row_stride,
-                 g.out_col_stride,
+Status launch(const DenseGemm& g, int64_t out_col_stride, cudaStream_t stream) {
+  const Params p{g.m,      g.n,
+                 g.k,      g.x,
+                 g.ld_x,   g.y,
+                 g.ld_y,   static_cast<__nv_bfloat16*>(g.out),
+                 g.ld_out, out_col_stride,
                  g.alpha};
   const int64_t blocks_n = (int64_t{g.n} + 16 * RowTiles - 1) / (16 * RowTiles);
   const int64_t blocks_m = (int64_t{g.m} + 8 * ColTiles - 1) / (8 * ColTiles);
@@ -166,7 +161,7 @@ Status launch(const SkinnyGemm& g, cudaStream_t stream) {
   return launch_status("skinny_gemm");
 }
 
-using Launcher = Status (*)(const SkinnyGemm&, cudaStream_t);
+using Launcher = Status (*)(const DenseGemm&, int64_t, cudaStream_t);
 constexpr Launcher kLaunchers[] = {
 #define GEMM_INT8_SKINNY_CONFIG(name, row_tiles, col_tiles, warps, unroll) \
   &launch<row_tiles, col_tiles, warps, unroll>,
@@ -177,10 +172,10 @@ static_assert(sizeof(kLaunchers) / sizeof(kLaunchers[0]) == gemm_int8::skinny::k
 
 }  // namespace skinny
 
-Status launch_skinny(int row, const SkinnyGemm& gemm, cudaStream_t stream) {
+Status launch_skinny(int row, const DenseGemm& gemm, int64_t out_col_stride, cudaStream_t stream) {
   if (row < 0 || row >= gemm_int8::skinny::kNumRows)
     return Status::value_error("skinny: no config row " + std::to_string(row));
-  return skinny::kLaunchers[row](gemm, stream);
+  return skinny::kLaunchers[row](gemm, out_col_stride, stream);
 }
 
 }  // namespace gemm_int8::kernels

@@ -9,7 +9,6 @@
 
 #include <cute/tensor.hpp>
 #include <cutlass/epilogue/collective/collective_builder.hpp>
-#include <cutlass/epilogue/collective/default_epilogue.hpp>
 #include <cutlass/epilogue/fusion/sm90_callbacks_tma_warpspecialized.hpp>
 #include <cutlass/gemm/collective/collective_builder.hpp>
 #include <cutlass/gemm/kernel/gemm_universal.hpp>
@@ -38,27 +37,12 @@ using AlphaEpilogue = cutlass::epilogue::fusion::Sm90EVT<
                                            cutlass::FloatRoundStyle::round_to_nearest>,
     cutlass::epilogue::fusion::Sm90ScalarBroadcast<float>, cutlass::epilogue::fusion::Sm90AccFetch>;
 
-// How out is written. TmaStore: through shared memory and TMA, which needs
-// a 16-byte aligned pitch. DirectStore: each thread stores its accumulators
-// with predicated 2-byte stores (CUTLASS's NoSmem epilogue), so any pitch
-// and a ragged N are written in place. Its only fusion is a linear
-// combination; with C void that is alpha * acc, rounded as AlphaEpilogue.
-struct TmaStore {};
-struct DirectStore {};
-
-template <class Schedule, class Store>
-struct EpiloguePolicy {
+// How out is written: through shared memory and TMA stores, which need a
+// 16-byte aligned pitch (the runner stages any other out). A policy so that
+// another store (e.g. a masked direct store for ragged N) is one more row.
+struct TmaStore {
+  template <class Schedule>
   using Collective = typename Schedule::Epilogue;
-  using Fusion = AlphaEpilogue;
-  static constexpr int kAlignD = kDenseAlignN;
-};
-template <class Schedule>
-struct EpiloguePolicy<Schedule, DirectStore> {
-  using Collective = cutlass::epilogue::NoSmemWarpSpecialized;
-  using Fusion =
-      cutlass::epilogue::fusion::LinearCombination<cutlass::bfloat16_t, float, void, float,
-                                                   cutlass::FloatRoundStyle::round_to_nearest>;
-  static constexpr int kAlignD = 1;
 };
 
 template <int TileM, int TileN, int TileK, int ClusterM, int ClusterN, class Schedule, class Store,
@@ -70,12 +54,11 @@ struct TmaGemm {
   using LayoutD =
       std::conditional_t<SwapAB, cutlass::layout::ColumnMajor, cutlass::layout::RowMajor>;
 
-  using Epi = EpiloguePolicy<Schedule, Store>;
   using CollectiveEpilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, ClusterShape,
-      cutlass::epilogue::collective::EpilogueTileAuto, int32_t, float, void, LayoutD, Epi::kAlignD,
-      cutlass::bfloat16_t, LayoutD, Epi::kAlignD, typename Epi::Collective,
-      typename Epi::Fusion>::CollectiveOp;
+      cutlass::epilogue::collective::EpilogueTileAuto, int32_t, float, void, LayoutD, kDenseAlignN,
+      cutlass::bfloat16_t, LayoutD, kDenseAlignN, typename Store::template Collective<Schedule>,
+      AlphaEpilogue>::CollectiveOp;
 
   using CollectiveMainloop = typename cutlass::gemm::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, int8_t, cutlass::layout::RowMajor,
@@ -103,12 +86,7 @@ struct TmaGemm {
     hw.device_id = g.device;
     hw.sm_count = g.sm_count;
     typename CollectiveEpilogue::Arguments epilogue{};
-    if constexpr (std::is_same_v<Store, DirectStore>) {
-      epilogue.thread.alpha = g.alpha;
-      epilogue.thread.beta = 0.0f;
-    } else {
-      epilogue.thread = {{{g.alpha}}, {}, {}};
-    }
+    epilogue.thread = {{{g.alpha}}, {}, {}};
     epilogue.dC = stride_d;
     epilogue.ptr_D = static_cast<cutlass::bfloat16_t*>(g.out);
     epilogue.dD = stride_d;
