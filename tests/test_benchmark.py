@@ -347,3 +347,23 @@ def test_compare_rejects_other_files(tmp_path, capsys):
         cli.main(["--compare", str(bogus), str(bogus)])
     assert info.value.code == 2
     assert "not a gemm_int8 benchmark results file" in capsys.readouterr().err
+
+
+def test_tune_expands_every_row_of_a_family():
+    from gemm_int8.benchmark import tune
+
+    rows = tune._expand(["auto", "sm90:*", "skinny:*", "auto"])
+    assert rows[0] == "auto" and rows.count("auto") == 1
+    assert "sm90_t128x256x128_c2x1_coop" in rows
+    assert all(r == "auto" or r.startswith(("sm90_", "skinny_")) for r in rows)
+    assert not any(r.endswith("_name") for r in rows), "a comment line was taken for a row"
+
+
+def test_tune_rejects_bad_shapes_and_needs_a_gpu(capsys):
+    from gemm_int8.benchmark import tune
+
+    with pytest.raises(SystemExit):
+        tune.main(["--shapes", "1x2", "--candidates", "auto"])
+    if not torch.cuda.is_available():
+        assert tune.main(["--shapes", "1x8x16", "--candidates", "auto"]) == 2
+        assert "needs a CUDA GPU" in capsys.readouterr().err

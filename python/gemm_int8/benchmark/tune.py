@@ -79,9 +79,13 @@ def _parse_shape(text: str) -> tuple[int, int, int]:
     return m, n, k
 
 
+def _parse_shapes(text: str) -> list[tuple[int, int, int]]:
+    return [_parse_shape(s) for s in text.split(",") if s]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m gemm_int8.benchmark.tune", description=__doc__)
-    p.add_argument("--shapes", required=True, help="comma-separated MxNxK list")
+    p.add_argument("--shapes", required=True, type=_parse_shapes, help="comma-separated MxNxK list")
     p.add_argument("--candidates", required=True, help="comma-separated candidates (see above)")
     p.add_argument("--reps", type=int, default=50, help="timed calls per candidate (default 50)")
     p.add_argument("--json", type=Path, help="write every result here")
@@ -94,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     if not torch.cuda.is_available():
         print("tune: needs a CUDA GPU", file=sys.stderr)
         return 2
-    shapes = [_parse_shape(s) for s in args.shapes.split(",") if s]
+    shapes = args.shapes
     candidates = _expand([c for c in args.candidates.split(",") if c])
     device = torch.device("cuda")
     saved = {"GEMM_INT8_FORCE_KERNEL": os.environ.get("GEMM_INT8_FORCE_KERNEL")}
