@@ -64,19 +64,12 @@ def test_cuda_graph_capture(cuda_family):
 
 def _config_rows():
     """Every row of every family's table, by the name GEMM_INT8_FORCE_KERNEL takes."""
-    import re
     from pathlib import Path
 
-    rows = []
-    for table in sorted(
-        (Path(__file__).parents[1] / "csrc" / "kernels").glob("*/tile_configs.def")
-    ):
-        family = table.parent.name
-        for line in table.read_text().splitlines():
-            match = re.match(rf"GEMM_INT8_{family.upper()}_CONFIG\((\w+),", line)
-            if match:
-                rows.append((family, f"{family}_{match.group(1)}"))
-    return rows
+    from gemm_int8.benchmark.tune import table_rows
+
+    root = Path(__file__).parents[1]
+    return [(f, row) for f in ("sm80", "sm90", "skinny") for row in table_rows(f, root)]
 
 
 @requires_cuda

@@ -37,16 +37,7 @@ using AlphaEpilogue = cutlass::epilogue::fusion::Sm90EVT<
                                            cutlass::FloatRoundStyle::round_to_nearest>,
     cutlass::epilogue::fusion::Sm90ScalarBroadcast<float>, cutlass::epilogue::fusion::Sm90AccFetch>;
 
-// How out is written: through shared memory and TMA stores, which need a
-// 16-byte aligned pitch (the runner stages any other out). A policy so that
-// another store (e.g. a masked direct store for ragged N) is one more row.
-struct TmaStore {
-  template <class Schedule>
-  using Collective = typename Schedule::Epilogue;
-};
-
-template <int TileM, int TileN, int TileK, int ClusterM, int ClusterN, class Schedule, class Store,
-          bool SwapAB>
+template <int TileM, int TileN, int TileK, int ClusterM, int ClusterN, class Schedule, bool SwapAB>
 struct TmaGemm {
   using TileShape = cute::Shape<cute::Int<TileM>, cute::Int<TileN>, cute::Int<TileK>>;
   using ClusterShape = cute::Shape<cute::Int<ClusterM>, cute::Int<ClusterN>, cute::_1>;
@@ -57,7 +48,7 @@ struct TmaGemm {
   using CollectiveEpilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, ClusterShape,
       cutlass::epilogue::collective::EpilogueTileAuto, int32_t, float, void, LayoutD, kDenseAlignN,
-      cutlass::bfloat16_t, LayoutD, kDenseAlignN, typename Store::template Collective<Schedule>,
+      cutlass::bfloat16_t, LayoutD, kDenseAlignN, typename Schedule::Epilogue,
       AlphaEpilogue>::CollectiveOp;
 
   using CollectiveMainloop = typename cutlass::gemm::collective::CollectiveBuilder<
@@ -117,9 +108,9 @@ struct TmaGemm {
 }  // namespace gemm_int8::kernels::sm90
 
 // One row of tile_configs.def becomes one launcher and one workspace query.
-#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, store, swap)           \
+#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap)                  \
   namespace gemm_int8::kernels::sm90 {                                                   \
-  using Gemm_##name = TmaGemm<tm, tn, tk, cm, cn, schedule, store, swap>;                \
+  using Gemm_##name = TmaGemm<tm, tn, tk, cm, cn, schedule, swap>;                       \
   Status launch_##name(const DenseGemm& g, void* workspace, cudaStream_t stream) {       \
     return Gemm_##name::run("sm90_" #name, g, workspace, stream);                        \
   }                                                                                      \

@@ -30,13 +30,16 @@ from .checks import exact_accumulator, scaled_bf16
 from .timing import CudaTimer, measure, spin_up, summarize
 
 
-def _rows(family: str) -> list[str]:
-    # The tables live in the source tree: an editable install or the checkout's cwd.
-    roots = [Path(__file__).resolve().parents[3], Path.cwd()]
+def table_rows(family: str, root: Path | None = None) -> list[str]:
+    """Row names of csrc/kernels/<family>/tile_configs.def, as GEMM_INT8_FORCE_KERNEL takes them.
+
+    ``root``: the source checkout; by default an editable install's or the working directory.
+    """
+    roots = [root] if root else [Path(__file__).resolve().parents[3], Path.cwd()]
     tables = [r / "csrc" / "kernels" / family / "tile_configs.def" for r in roots]
     table = next((t for t in tables if t.exists()), None)
     if table is None:
-        sys.exit(f"tune: no table for family '{family}' (run from a source checkout)")
+        raise FileNotFoundError(f"no table for family '{family}' (run from a source checkout)")
     pattern = rf"^GEMM_INT8_{family.upper()}_CONFIG\((\w+),"
     return [f"{family}_{m}" for m in re.findall(pattern, table.read_text(), re.M)]
 
@@ -44,7 +47,7 @@ def _rows(family: str) -> list[str]:
 def _expand(candidates: list[str]) -> list[str]:
     out = []
     for c in candidates:
-        out += _rows(c.split(":", 1)[0]) if c.endswith(":*") else [c]
+        out += table_rows(c.split(":", 1)[0]) if c.endswith(":*") else [c]
     return list(dict.fromkeys(out))
 
 
@@ -99,7 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         print("tune: needs a CUDA GPU", file=sys.stderr)
         return 2
     shapes = args.shapes
-    candidates = _expand([c for c in args.candidates.split(",") if c])
+    try:
+        candidates = _expand([c for c in args.candidates.split(",") if c])
+    except FileNotFoundError as e:
+        print(f"tune: {e}", file=sys.stderr)
+        return 2
     device = torch.device("cuda")
     saved = {"GEMM_INT8_FORCE_KERNEL": os.environ.get("GEMM_INT8_FORCE_KERNEL")}
     timer = CudaTimer(device)
