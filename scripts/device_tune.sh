@@ -27,6 +27,17 @@ for sweep in ${SWEEPS:-cliff calib decode mid seed big}; do
     decode) tune decode "$(grid "1 2 4 8 12 16 17 24 32 33 40 48 64")" "auto,bf16,skinny:*,sm90:*" ;;
     mid) tune mid "$(grid "64 65 96 128 160 192 256")" "auto,bf16,sm90:*" ;;
     seed) tune seed "$(grid "384 512 768 1024 2048")" "auto,bf16,sm90:*" ;;
+    cliffrows) tune cliffrows "$(for m in $(seq 1 260); do printf '%sx4096x4096,' $m; done)" \
+      "auto,bf16,sm90_swap_t64x16x256_c1x1_ping,sm90_swap_t128x16x256_c1x1_coop,\
+sm90_swap_t64x32x256_c1x1_ping,sm90_swap_t128x32x256_c1x1_coop,sm90_swap_t64x64x256_c1x1_ping,\
+sm90_t64x128x128_c1x1_ping,sm90_t64x256x128_c1x1_ping" ;;
+    wide) tune wide "$(grid "64 96 128 129 160 192 193 256 257" | sed 's/[0-9]*x4096x4096,//g')" \
+      "auto,bf16,sm90:*" ;;
+    cpasync) tune cpasync "1000x1000x1000,300x1000x1000,2000x2000x1000,3000x3000x3000,\
+4096x4096x4104,2048x14336x4104,1x4096x4104,128x4096x4104" "auto,bf16,sm90:*" ;;
+    ragged) tune ragged "4095x4097x4096,4096x4096x4096,2047x14337x4095,2048x14336x4096,\
+8192x8192x8192,4096x28672x8192,1024x4096x4096" "auto,bf16,sm90_t128x256x128_c2x1_coop,\
+sm90_t256x128x128_c2x1_coop,sm90_t64x256x128_c1x1_ping,sm90_t128x128x128_c1x1_coop" ;;
     big) tune big "8192x8192x8192,4096x28672x8192,4096x8192x28672,4096x4096x4096,4095x4097x4096,\
 1000x1000x1000,3x11008x4096,2047x14337x4095,2048x14336x4096" "auto,bf16,sm90:*" ;;
   esac

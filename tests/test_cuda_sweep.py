@@ -96,7 +96,9 @@ def test_every_config_row(monkeypatch, family, row):
 
 
 @requires_cuda
-@pytest.mark.parametrize("m,n,k", [(300, 1001, 64), (1500, 1001, 4096), (700, 9001, 80)])
+@pytest.mark.parametrize(
+    "m,n,k", [(300, 1001, 64), (1500, 1001, 4096), (700, 9001, 80), (65, 512, 32), (3, 1, 16)]
+)
 def test_ragged_n_into_an_odd_pitch_keeps_signed_zeros(m, n, k):
     """Ragged N into an out view with an odd pitch: exact, -0.0 kept, nothing outside written."""
     x = torch.randint(-128, 128, (m, k), dtype=torch.int8, device="cuda")

@@ -89,18 +89,17 @@ Status device_info(int ordinal, DeviceInfo* info) {
   return {};
 }
 
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-// Leading dimension a dense kernel may use for `v`, or -1 if it must be staged.
+// Leading dimension a dense kernel may use for `v` if it reads or writes rows
+// with `align_bytes`-wide accesses, or -1 if `v` must be staged.
 template <typename View>
-int64_t dense_ld(const View& v, int64_t align) {
-  if (v.cols % align != 0 || !aligned16(v.data)) return -1;
-  if (v.col_stride != 1 && v.cols > 1) return -1;
-  if (v.rows <= 1) return round_up(v.cols, align);  // the stride is never used
-  if (v.row_stride % align != 0 || v.row_stride < v.cols) return -1;
+int64_t dense_ld(const View& v, int align_bytes) {
+  if (row_alignment_bytes(v) < align_bytes) return -1;
+  if (v.rows <= 1) return round_up(v.cols, kernels::kDenseAlignK);  // never used
   return v.row_stride;
 }
+constexpr int kOutAlignBytes = kernels::kDenseAlignN * 2;  // TMA stores: 16-byte rows
 
 constexpr size_t kWorkspaceAlign = 256;
 size_t aligned_bytes(int64_t bytes) { return round_up(bytes, kWorkspaceAlign); }
@@ -123,29 +122,34 @@ kernels::DenseGemm dense_view(const GemmProblem& p, const Plan& plan) {
   kernels::DenseGemm g;
   g.m = static_cast<int>(p.m());
   g.n = static_cast<int>(plan.staging.n_kernel);
-  g.k = static_cast<int>(plan.staging.k_padded);
+  g.k = static_cast<int>(plan.staging.k_kernel);
   g.alpha = p.epilogue.alpha_f32();
-  g.x = static_cast<const int8_t*>(p.x.data), g.ld_x = dense_ld(p.x, kernels::kDenseAlignK);
-  g.y = static_cast<const int8_t*>(p.y.data), g.ld_y = dense_ld(p.y, kernels::kDenseAlignK);
-  g.out = p.out.data, g.ld_out = dense_ld(p.out, kernels::kDenseAlignN);
+  const int align_k = plan.config.align_k;
+  g.x = static_cast<const int8_t*>(p.x.data), g.ld_x = dense_ld(p.x, align_k);
+  g.y = static_cast<const int8_t*>(p.y.data), g.ld_y = dense_ld(p.y, align_k);
+  g.out = p.out.data, g.ld_out = dense_ld(p.out, kOutAlignBytes);
   g.device = p.x.device.index;
   g.sm_count = plan.device.sm_count;
   return g;
 }
 
-// What each kernel needs: every tensor-core kernel reads x and y as 16-byte
-// aligned rows with K % 16 == 0. sm80 also needs N % 8 == 0 (y gains zero
-// rows). sm90's TMA loads clip a ragged N themselves. Out: TMA stores need an
-// 8-aligned pitch (else a padded copy is unstaged); skinny writes any out.
+// What each kernel needs: tensor-core kernels read x and y as rows aligned
+// to the row's align_k (16 bytes, or 4-8 for cp.async rows); staged operands
+// become 16-byte rows, zero-padded in K. sm80 also needs N % 8 == 0 (y gains
+// zero rows). sm90's TMA loads clip a ragged N themselves. Out: TMA stores
+// need an 8-aligned pitch (else a padded copy is unstaged); skinny writes any out.
 Staging plan_staging(const GemmProblem& p, const KernelConfig& config) {
   Staging s;
   s.k_padded = round_up(p.k(), kernels::kDenseAlignK);
+  // A K the row can read in place stays; a staged operand's extra zero
+  // columns are then simply not read.
+  s.k_kernel = p.k() % config.align_k == 0 ? p.k() : s.k_padded;
   const int64_t n_aligned = round_up(p.n(), kernels::kDenseAlignN);
   s.n_kernel = config.family == KernelFamily::kSm80 ? n_aligned : p.n();
-  s.x = dense_ld(p.x, kernels::kDenseAlignK) < 0;
-  s.y = dense_ld(p.y, kernels::kDenseAlignK) < 0 || s.n_kernel != p.n();
+  s.x = dense_ld(p.x, config.align_k) < 0;
+  s.y = dense_ld(p.y, config.align_k) < 0 || s.n_kernel != p.n();
   s.out = config.family != KernelFamily::kSkinny &&
-          (n_aligned != p.n() || dense_ld(p.out, kernels::kDenseAlignN) < 0);
+          (n_aligned != p.n() || dense_ld(p.out, kOutAlignBytes) < 0);
   s.ld_out = n_aligned;
   return s;
 }

@@ -27,8 +27,9 @@ std::vector<KernelConfig> build_table() {
 #include "kernels/sm80/tile_configs.def"
 #undef GEMM_INT8_SM80_CONFIG
   // sm90 stage counts are CUTLASS's choice (StageCountAutoCarveout).
-#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap) \
-  table.push_back({KernelFamily::kSm90, sm90::name, "sm90_" #name, {tm, tn, tk}, 0, 0});
+#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap, align_k) \
+  table.push_back(                                                                \
+      {KernelFamily::kSm90, sm90::name, "sm90_" #name, {tm, tn, tk}, 0, 0, align_k});
 #include "kernels/sm90/tile_configs.def"
 #undef GEMM_INT8_SM90_CONFIG
 #define GEMM_INT8_SKINNY_CONFIG(name, row_tiles, col_tiles, warps, unroll) \
@@ -64,8 +65,22 @@ int sm80_row(const GemmProblem& p) {
 // M x {4096x4096, 14336x4096, 4096x14336}). A ragged N writes a padded
 // copy of out that a copy kernel unstages; that beat direct-store twins
 // (4095x4097x4096 175.5 us vs 185.4, 2047x14337x4095 311.9 vs 347.2).
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Rounds a persistent grid of `sm_count` CTAs (in clusters of `cluster_m`
+// along M) needs for the problem's tiles: the kernel's time follows the
+// busiest CTA, so a ragged N that adds a column of tiles can add a round.
+int64_t rounds(const GemmProblem& p, int tile_m, int tile_n, int cluster_m, int sm_count) {
+  const int64_t units = ceil_div(ceil_div(p.m(), tile_m), cluster_m) * ceil_div(p.n(), tile_n);
+  return ceil_div(units, std::max(1, sm_count / cluster_m));
+}
+
 int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   const int64_t m = p.m(), n = p.n();
+  // x or y rows that are 8-byte but not 16-byte aligned (K = 1000): cp.async
+  // rows read them in place, where TMA rows need two staging copies first.
+  const int align_k = std::min(row_alignment_bytes(p.x), row_alignment_bytes(p.y));
+  if (align_k >= 8 && align_k < 16) return sm90::cpasync_t64x128x128_c1x1_ping;
   // M <= 16: swapped 64x16 pingpong tiles give twice the CTAs of 128x16
   // (1x4096x14336 27.1 us vs 28.3; 16x4096x4096 12.5 vs 12.7).
   if (m <= 16) return sm90::swap_t64x16x256_c1x1_ping;
@@ -87,8 +102,11 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   // 81.2 us vs 94.1 for 128x256; 2048x14336x4096 153.3 vs 157.1).
   if (m <= 512 || (m <= 2048 && n >= 8192)) return sm90::t64x256x128_c1x1_ping;
   // Everything larger: 128x256 cooperative, clusters of 2 (8192^3 698 us;
-  // 1024x4096x4096 27.4 us vs 27.6 for 128x128).
-  return sm90::t128x256x128_c2x1_coop;
+  // 1024x4096x4096 27.4 us vs 27.6 for 128x128), or 256x128 where that
+  // takes fewer rounds (4095x4097x4096: 4 rounds instead of 5).
+  const bool tall_tiles_fit_better = rounds(p, 256, 128, 2, device.sm_count) <
+                                     rounds(p, 128, 256, 2, device.sm_count);
+  return tall_tiles_fit_better ? sm90::t256x128x128_c2x1_coop : sm90::t128x256x128_c2x1_coop;
 }
 
 // The skinny boundary (docs/performance.md, "Round 3"): decode on GPUs

@@ -33,6 +33,9 @@ struct KernelConfig {
   TileShape tile;
   int stages = 0;
   int smem_bytes = 0;  // static estimate: stages * (tile.m + tile.n) * tile.k; 0 if auto
+  // Alignment in bytes (base, pitch and K) at which the row reads x and y in
+  // place; rows without it are staged into 16-byte rows.
+  int align_k = 16;
 };
 
 // What dispatch needs to know about a GPU.

@@ -18,7 +18,8 @@ struct Staging {
   bool x = false;
   bool y = false;
   bool out = false;
-  int64_t k_padded = 0;  // K the kernel sees
+  int64_t k_padded = 0;  // row length of staged x and y: K rounded up to 16
+  int64_t k_kernel = 0;  // K the kernel sees: K, or k_padded if K is not aligned
   int64_t n_kernel = 0;  // N the kernel sees (staged y has this many rows)
   int64_t ld_out = 0;    // leading dimension of a staged out
 };

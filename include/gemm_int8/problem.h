@@ -76,6 +76,13 @@ struct GemmProblem {
   int64_t k() const { return x.cols; }
 };
 
+// The widest access (16, 8, 4, 2 or 1 bytes) with which every row of `v` can
+// be read or written whole: the base, the row pitch and the row length are
+// multiples of it. 0 if the rows are not contiguous (column stride != 1) or
+// overlap (pitch < row length). A single row ignores its pitch.
+int row_alignment_bytes(const MatrixView& v);
+int row_alignment_bytes(const MutableMatrixView& v);
+
 // |sum of K int8 products| <= 16384 * K must fit in int32.
 constexpr int64_t kMaxK = 131071;
 

@@ -95,11 +95,20 @@ TEST(Dispatch, Sm90RowsByM) {
   EXPECT_EQ(name(8192, 8192), "sm90_t128x256x128_c2x1_coop");
 }
 
-TEST(Dispatch, RaggedNKeepsTheTmaRows) {
-  // A ragged N is written through a padded copy (measured faster than the
-  // direct-store epilogue), so dispatch ignores it.
+TEST(Dispatch, RaggedNPicksTheTileWithFewerRounds) {
+  // 128x256 tiles in clusters of 2 need 5 rounds at 4095x4097, 256x128 need 4.
   EXPECT_EQ(std::string(choose(4095, 4097, 4096, device(9, 0)).name),
-            std::string(choose(4096, 4096, 4096, device(9, 0)).name));
+            "sm90_t256x128x128_c2x1_coop");
+  EXPECT_EQ(std::string(choose(4096, 4096, 4096, device(9, 0)).name),
+            "sm90_t128x256x128_c2x1_coop");
+}
+
+TEST(Dispatch, EightByteRowsUseTheCpAsyncRows) {
+  const KernelConfig c = choose(1000, 1000, 1000, device(9, 0));
+  EXPECT_EQ(c.align_k, 8) << c.name;
+  EXPECT_EQ(choose(1000, 1000, 1024, device(9, 0)).align_k, 16);
+  EXPECT_EQ(choose(1000, 1000, 1001, device(9, 0)).align_k, 16);  // staged either way
+  EXPECT_EQ(choose(1000, 1000, 1000, device(8, 0)).align_k, 16);  // no cp.async sm80 rows
 }
 
 TEST(Dispatch, EveryMFindsARow) {

@@ -121,3 +121,35 @@ TEST(Validate, InputsMayAliasEachOther) {
 
 }  // namespace
 }  // namespace gemm_int8
+
+namespace gemm_int8 {
+namespace {
+
+MatrixView int8_view(uintptr_t address, int64_t rows, int64_t cols, int64_t row_stride,
+                     int64_t col_stride = 1) {
+  return {reinterpret_cast<const void*>(address), DType::kInt8, Device::host(), rows, cols,
+          row_stride, col_stride};
+}
+
+TEST(RowAlignment, WidestAccessThatBaseRowLengthAndPitchAllow) {
+  EXPECT_EQ(row_alignment_bytes(int8_view(4096, 8, 4096, 4096)), 16);
+  EXPECT_EQ(row_alignment_bytes(int8_view(4096, 8, 1000, 1000)), 8);  // K = 1000
+  EXPECT_EQ(row_alignment_bytes(int8_view(4096, 8, 1000, 1004)), 4);
+  EXPECT_EQ(row_alignment_bytes(int8_view(4096, 8, 4095, 4095)), 1);
+  EXPECT_EQ(row_alignment_bytes(int8_view(4100, 8, 4096, 4096)), 4);  // sliced base
+  // One row: its pitch is never used.
+  EXPECT_EQ(row_alignment_bytes(int8_view(4096, 1, 1024, 7)), 16);
+  // bfloat16 rows count bytes: 4097 elements are 8194 bytes.
+  MatrixView out = int8_view(4096, 8, 4097, 4097);
+  out.dtype = DType::kBFloat16;
+  EXPECT_EQ(row_alignment_bytes(out), 2);
+}
+
+TEST(RowAlignment, ZeroForRowsThatAreNotContiguousOrOverlap) {
+  EXPECT_EQ(row_alignment_bytes(int8_view(4096, 8, 64, 1, 8)), 0);  // transposed
+  EXPECT_EQ(row_alignment_bytes(int8_view(4096, 8, 64, 32)), 0);    // overlapping rows
+  EXPECT_EQ(row_alignment_bytes(int8_view(4096, 8, 1, 16, 5)), 1);  // one column: 1-byte rows
+}
+
+}  // namespace
+}  // namespace gemm_int8

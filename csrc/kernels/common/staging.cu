@@ -54,9 +54,8 @@ __global__ void stage_int8_kernel(const int8_t* src, int64_t rows, int64_t cols,
   }
 }
 
-// One thread per 2 elements (ld_src and every column pair even: one aligned
-// 4-byte load), rows on grid y: no 64-bit division per element, and a warp's
-// stores cover 128 contiguous destination bytes whatever their alignment.
+// The generic copy, for an out view with a column stride (a transposed
+// view): one thread per element pair, rows on grid y.
 __global__ void unstage_bf16_kernel(const __nv_bfloat16* src, int64_t ld_src, int64_t rows,
                                     int64_t cols, __nv_bfloat16* dst, int64_t rs, int64_t cs) {
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
@@ -67,6 +66,48 @@ __global__ void unstage_bf16_kernel(const __nv_bfloat16* src, int64_t ld_src, in
       const __nv_bfloat162 pair = *reinterpret_cast<const __nv_bfloat162*>(from + c0);
       to[c0 * cs] = pair.x;
       if (c0 + 1 < cols) to[(c0 + 1) * cs] = pair.y;
+    }
+  }
+}
+
+// Rows into an out view with unit column stride and any pitch (a ragged N
+// leaves rows 2 bytes off a 4-byte boundary). A warp moves 256 elements per
+// step: 16-byte loads into shared memory (bytes in flight), then coalesced
+// 4-byte stores of element pairs, shifted by one element on rows that start
+// off a 4-byte boundary.
+constexpr int kChunk = 256;  // elements per warp step
+__global__ void unstage_rows_bf16_kernel(const __nv_bfloat16* src, int64_t ld_src, int64_t rows,
+                                         int64_t cols, __nv_bfloat16* dst, int64_t rs) {
+  __shared__ alignas(16) __nv_bfloat16 buffer[kThreads / 32][kChunk + 8];
+  const int lane = threadIdx.x % 32;
+  __nv_bfloat16* chunk = buffer[threadIdx.x / 32] + 8;  // chunk[-1]: the element before
+  const int64_t warp = int64_t{blockIdx.x} * (kThreads / 32) + threadIdx.x / 32;
+  const int64_t warps = int64_t{gridDim.x} * (kThreads / 32);
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+    const __nv_bfloat16* from = src + r * ld_src;
+    __nv_bfloat16* to = dst + r * rs;
+    const int shift = static_cast<int>(reinterpret_cast<uintptr_t>(to) % 4 / 2);
+    for (int64_t c = warp * kChunk; c < cols; c += warps * kChunk) {
+      // ld_src is a multiple of 8 >= cols: a load that starts in the row ends in it.
+      if (c + 8 * lane < cols)
+        *reinterpret_cast<int4*>(chunk + 8 * lane) =
+            *reinterpret_cast<const int4*>(from + c + 8 * lane);
+      if (lane == 0 && shift && c > 0) chunk[-1] = from[c - 1];
+      __syncwarp();
+#pragma unroll
+      for (int i = 0; i < kChunk / 64; ++i) {
+        const int w = 2 * (32 * i + lane) - shift;  // first element of this lane's word
+        const int64_t j = c + w;
+        if (j + 1 < cols && j >= 0) {
+          *reinterpret_cast<__nv_bfloat162*>(to + j) = __halves2bfloat162(chunk[w], chunk[w + 1]);
+        } else if (j + 1 == cols || j < 0) {  // a lone element at either end of the row
+          if (j + 1 == cols) to[j] = chunk[w];
+          if (j < 0) to[0] = chunk[0];
+        }
+      }
+      // With the shift, a chunk's last element belongs to the next chunk's first word.
+      if (shift && lane == 0 && c + kChunk == cols) to[cols - 1] = chunk[kChunk - 1];
+      __syncwarp();
     }
   }
 }
@@ -102,6 +143,13 @@ Status stage_int8(const MatrixView& src, int8_t* dst, int64_t rows_dst, int64_t 
 Status unstage_bf16(const void* src, int64_t ld_src, const MutableMatrixView& dst,
                     cudaStream_t stream) {
   if (dst.rows == 0 || dst.cols == 0) return {};
+  if (dst.col_stride == 1 || dst.cols == 1) {
+    const int64_t warps = (dst.cols + kChunk - 1) / kChunk;
+    unstage_rows_bf16_kernel<<<grid_for(dst.rows, warps * 32), kThreads, 0, stream>>>(
+        static_cast<const __nv_bfloat16*>(src), ld_src, dst.rows, dst.cols,
+        static_cast<__nv_bfloat16*>(dst.data), dst.row_stride);
+    return launch_status("unstage_bf16");
+  }
   unstage_bf16_kernel<<<grid_for(dst.rows, (dst.cols + 1) / 2), kThreads, 0, stream>>>(
       static_cast<const __nv_bfloat16*>(src), ld_src, dst.rows, dst.cols,
       static_cast<__nv_bfloat16*>(dst.data), dst.row_stride, dst.col_stride);
