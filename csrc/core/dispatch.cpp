@@ -17,13 +17,14 @@ std::vector<KernelConfig> build_table() {
   std::vector<KernelConfig> table;
   // The SIMT family has one generic kernel: 64x64 CTA tile, K step 32, dp4a.
   table.push_back({KernelFamily::kSimt, 0, "simt_t64x64x32", {64, 64, 32}, 1, 2 * 64 * 32});
-#define GEMM_INT8_SM80_CONFIG(name, tm, tn, tk, wm, wn, wk, stages) \
+#define GEMM_INT8_SM80_CONFIG(name, tm, tn, tk, wm, wn, wk, stages, align_k) \
   table.push_back({KernelFamily::kSm80,                             \
                    sm80::name,                                      \
                    "sm80_" #name,                                   \
                    {tm, tn, tk},                                    \
                    stages,                                          \
-                   (stages) * ((tm) + (tn)) * (tk)});
+                   (stages) * ((tm) + (tn)) * (tk),                               \
+                   align_k});
 #include "kernels/sm80/tile_configs.def"
 #undef GEMM_INT8_SM80_CONFIG
   // sm90 stage counts are CUTLASS's choice (StageCountAutoCarveout).
@@ -80,7 +81,8 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   // x or y rows that are 8-byte but not 16-byte aligned (K = 1000): cp.async
   // rows read them in place, where TMA rows need two staging copies first.
   const int align_k = std::min(row_alignment_bytes(p.x), row_alignment_bytes(p.y));
-  if (align_k >= 8 && align_k < 16) return sm90::cpasync_t64x128x128_c1x1_ping;
+  if (align_k >= 8 && align_k < 16 && m * n * p.k() <= (int64_t{1} << 31))
+    return sm90::cpasync_t64x128x128_c1x1_ping;
   // M <= 16: swapped 64x16 pingpong tiles give twice the CTAs of 128x16
   // (1x4096x14336 27.1 us vs 28.3; 16x4096x4096 12.5 vs 12.7).
   if (m <= 16) return sm90::swap_t64x16x256_c1x1_ping;

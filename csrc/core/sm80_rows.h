@@ -5,7 +5,7 @@
 namespace gemm_int8::sm80 {
 
 enum Row : int {
-#define GEMM_INT8_SM80_CONFIG(name, tm, tn, tk, wm, wn, wk, stages) name,
+#define GEMM_INT8_SM80_CONFIG(name, tm, tn, tk, wm, wn, wk, stages, align_k) name,
 #include "kernels/sm80/tile_configs.def"
 #undef GEMM_INT8_SM80_CONFIG
   kNumRows

@@ -16,7 +16,7 @@ using AlphaEpilogue = cutlass::epilogue::thread::LinearCombination<
     cutlass::bfloat16_t, kDenseAlignN, int32_t, float,
     cutlass::epilogue::thread::ScaleType::OnlyAlphaScaling>;
 
-template <int TileM, int TileN, int TileK, int WarpM, int WarpN, int WarpK, int Stages>
+template <int TileM, int TileN, int TileK, int WarpM, int WarpN, int WarpK, int Stages, int AlignK>
 using TensorOpGemm = cutlass::gemm::device::Gemm<
     int8_t, cutlass::layout::RowMajor,               // x: M x K, K contiguous
     int8_t, cutlass::layout::ColumnMajor,            // y^T: K x N, K contiguous
@@ -24,8 +24,8 @@ using TensorOpGemm = cutlass::gemm::device::Gemm<
     int32_t, cutlass::arch::OpClassTensorOp, cutlass::arch::Sm80,
     cutlass::gemm::GemmShape<TileM, TileN, TileK>, cutlass::gemm::GemmShape<WarpM, WarpN, WarpK>,
     cutlass::gemm::GemmShape<16, 8, 32>, AlphaEpilogue,
-    cutlass::gemm::threadblock::GemmIdentityThreadblockSwizzle<8>, Stages, kDenseAlignK,
-    kDenseAlignK, /*SplitKSerial=*/false, cutlass::arch::OpMultiplyAddSaturate>;
+    cutlass::gemm::threadblock::GemmIdentityThreadblockSwizzle<8>, Stages, AlignK,
+    AlignK, /*SplitKSerial=*/false, cutlass::arch::OpMultiplyAddSaturate>;
 
 template <typename Gemm>
 Status run(const char* name, const DenseGemm& g, cudaStream_t stream) {
@@ -40,9 +40,10 @@ Status run(const char* name, const DenseGemm& g, cudaStream_t stream) {
 }  // namespace gemm_int8::kernels::sm80
 
 // One row of tile_configs.def becomes one exported launcher.
-#define GEMM_INT8_SM80_CONFIG(name, tm, tn, tk, wm, wn, wk, stages)                     \
+#define GEMM_INT8_SM80_CONFIG(name, tm, tn, tk, wm, wn, wk, stages, align_k)                     \
   namespace gemm_int8::kernels::sm80 {                                                  \
   Status launch_##name(const DenseGemm& g, cudaStream_t stream) {                       \
-    return run<TensorOpGemm<tm, tn, tk, wm, wn, wk, stages>>("sm80_" #name, g, stream); \
+    return run<TensorOpGemm<tm, tn, tk, wm, wn, wk, stages, align_k>>("sm80_" #name, g,  \
+                                                                      stream);           \
   }                                                                                     \
   }

@@ -5,14 +5,14 @@
 namespace gemm_int8::kernels {
 namespace sm80 {
 
-#define GEMM_INT8_SM80_CONFIG(name, tm, tn, tk, wm, wn, wk, stages) \
+#define GEMM_INT8_SM80_CONFIG(name, tm, tn, tk, wm, wn, wk, stages, align_k) \
   Status launch_##name(const DenseGemm& g, cudaStream_t stream);
 #include "kernels/sm80/tile_configs.def"
 #undef GEMM_INT8_SM80_CONFIG
 
 using Launcher = Status (*)(const DenseGemm&, cudaStream_t);
 constexpr Launcher kLaunchers[] = {
-#define GEMM_INT8_SM80_CONFIG(name, tm, tn, tk, wm, wn, wk, stages) &launch_##name,
+#define GEMM_INT8_SM80_CONFIG(name, tm, tn, tk, wm, wn, wk, stages, align_k) &launch_##name,
 #include "kernels/sm80/tile_configs.def"
 #undef GEMM_INT8_SM80_CONFIG
 };
