@@ -48,6 +48,15 @@ sm90_t64x256x128_c1x1_ping,sm90_t128x128x128_c1x1_coop" ;;
 2000x2000x1000,1000x4096x1000" "auto,bf16,calib:empty,sm80_a8_t64x128x64_w32x64x64_s4,\
 sm80_t64x128x64_w32x64x64_s4,sm90_cpasync_t64x128x128_c1x1_ping,sm90_t64x128x128_c1x1_ping,\
 sm90_t128x128x128_c1x1_coop,sm90_t128x256x128_c2x1_coop,sm90_swap_t128x64x256_c1x1_coop" ;;
+    cliffauto) tune cliffauto "$(for m in $(seq 1 300); do printf '%sx4096x4096,' $m; done)" \
+      "auto,bf16" ;;
+    m257) tune m257 "$(for m in $(seq 248 400); do printf '%sx4096x4096,' $m; done)" \
+      "auto,bf16,sm90_swap_t128x96x256_c1x1_coop,sm90_swap_t128x96x128_c1x1_coop,\
+sm90_swap_t128x64x256_c1x1_coop,sm90_t64x128x128_c1x1_ping,sm90_t64x256x128_c1x1_ping,\
+sm90_t128x128x128_c1x1_coop" ;;
+    wide3) tune wide3 "$(grid "257 288 320 384" | sed 's/[0-9]*x4096x4096,//g')" "auto,bf16,sm90:*" ;;
+    small2) tune small2 "1000x1000x1000,300x1000x1000,512x1000x1000,1000x4096x1000" \
+      "auto,bf16,sm80:*,sm90_cpasync_t64x128x128_c1x1_ping" ;;
     big) tune big "8192x8192x8192,4096x28672x8192,4096x8192x28672,4096x4096x4096,4095x4097x4096,\
 1000x1000x1000,3x11008x4096,2047x14337x4095,2048x14336x4096" "auto,bf16,sm90:*" ;;
   esac

@@ -30,7 +30,7 @@ std::vector<KernelConfig> build_table() {
   // sm90 stage counts are CUTLASS's choice (StageCountAutoCarveout).
 #define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap, align_k) \
   table.push_back(                                                                \
-      {KernelFamily::kSm90, sm90::name, "sm90_" #name, {tm, tn, tk}, 0, 0, align_k});
+      {KernelFamily::kSm90, sm90::name, "sm90_" #name, {tm, tn, tk}, 0, 0, align_k, cm, swap});
 #include "kernels/sm90/tile_configs.def"
 #undef GEMM_INT8_SM90_CONFIG
 #define GEMM_INT8_SKINNY_CONFIG(name, row_tiles, col_tiles, warps, unroll) \
@@ -61,54 +61,75 @@ int sm80_row(const GemmProblem& p) {
   return sm80::t128x256x64_w64x64x64_s3;
 }
 
-// The sm90 boundaries. Each cites the measurement that chose it in
-// docs/performance.md ("Round 3", 2026-11-25, H100 SXM, tune sweeps over
-// M x {4096x4096, 14336x4096, 4096x14336}). A ragged N writes a padded
-// copy of out that a copy kernel unstages; that beat direct-store twins
-// (4095x4097x4096 175.5 us vs 185.4, 2047x14337x4095 311.9 vs 347.2).
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// Rounds a persistent grid of `sm_count` CTAs (in clusters of `cluster_m`
-// along M) needs for the problem's tiles: the kernel's time follows the
-// busiest CTA, so a ragged N that adds a column of tiles can add a round.
-int64_t rounds(const GemmProblem& p, int tile_m, int tile_n, int cluster_m, int sm_count) {
-  const int64_t units = ceil_div(ceil_div(p.m(), tile_m), cluster_m) * ceil_div(p.n(), tile_n);
-  return ceil_div(units, std::max(1, sm_count / cluster_m));
+// Rounds of tiles the persistent grid of a row needs for a problem: every
+// SM (or cluster) takes one tile per round, and the kernel's time follows
+// its busiest CTA, so a round more is a cliff.
+int64_t rounds(const GemmProblem& p, int row, const DeviceInfo& device) {
+  const KernelConfig& c = row_of(KernelFamily::kSm90, row);
+  const int64_t rows = c.swap_ab ? p.n() : p.m(), cols = c.swap_ab ? p.m() : p.n();
+  const int64_t units = ceil_div(ceil_div(rows, c.tile.m), c.cluster_m) * ceil_div(cols, c.tile.n);
+  return ceil_div(units, std::max(1, device.sm_count / c.cluster_m));
 }
 
+// Rows in the last `tile` rows of M: pingpong rows run 1-4 us slower when
+// their last tile is mostly empty, cooperative rows do not (round 4).
+int64_t last_tile_rows(int64_t m, int64_t tile) { return m % tile == 0 ? tile : m % tile; }
+
+// The sm90 boundaries. Each cites the measurement that chose it in
+// docs/performance.md: "Round 3" (2026-11-25) or "Round 4" (2026-11-26),
+// H100 SXM, tune sweeps over M x {4096x4096, 14336x4096, 4096x14336}.
 int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
+  using namespace sm90;
   const int64_t m = p.m(), n = p.n();
-  // x or y rows that are 8-byte but not 16-byte aligned (K = 1000): cp.async
-  // rows read them in place, where TMA rows need two staging copies first.
+  // x or y rows 8-byte but not 16-byte aligned (K = 1000): the cp.async row
+  // reads them in place where TMA rows need two staging copies, which wins
+  // on small problems only (1000^3 13.7 us vs 17.7; 2000x2000x1000 34.4 vs
+  // 22.3 for staged 128x256).
   const int align_k = std::min(row_alignment_bytes(p.x), row_alignment_bytes(p.y));
   if (align_k >= 8 && align_k < 16 && m * n * p.k() <= (int64_t{1} << 31))
-    return sm90::cpasync_t64x128x128_c1x1_ping;
+    return cpasync_t64x128x128_c1x1_ping;
   // M <= 16: swapped 64x16 pingpong tiles give twice the CTAs of 128x16
   // (1x4096x14336 27.1 us vs 28.3; 16x4096x4096 12.5 vs 12.7).
-  if (m <= 16) return sm90::swap_t64x16x256_c1x1_ping;
+  if (m <= 16) return swap_t64x16x256_c1x1_ping;
   // M <= 64: swapped 128x16 (11.6-12.1 us at 17..64 x 4096 x 4096).
-  if (m <= 64) return sm90::swap_t128x16x256_c1x1_coop;
-  // M <= 128: swapped 128x32 (13.3-13.8 us at 65..128 x 4096 x 4096, where
-  // 64x128 tiles jump from 11.7 to 14.8 us at M = 65).
-  if (m <= 128) return sm90::swap_t128x32x256_c1x1_coop;
-  // M <= 256, or too few 64x256 tiles for half the SMs: 64x128 pingpong
-  // (13.4 us at 256 x 4096 x 4096; 29.7 at 256 x 4096 x 14336 vs 34.5 for the
-  // next best; 1000^3 18.1 us, tied with 128x128).
-  const int64_t tiles_64x256 = ((m + 63) / 64) * ((n + 255) / 256);
-  if (m <= 256 || 2 * tiles_64x256 < device.sm_count) return sm90::t64x128x128_c1x1_ping;
+  if (m <= 64) return swap_t128x16x256_c1x1_coop;
+  if (m <= 128) {
+    // Swapped tiles that need a second round (N = 14336): 128x128 tiles
+    // (96..128 x 14336 x 4096: 27.5-28.1 us vs 28.6-32.3).
+    if (rounds(p, swap_t128x32x256_c1x1_coop, device) > 1) return t128x128x128_c1x1_coop;
+    // Swapped 64x64 pingpong once its last tile is over half full (104..128
+    // x 4096 x 4096: 12.6-12.9 us vs 13.2-13.3 for 128x32; 65 rows: 16.8 vs 13.7).
+    return last_tile_rows(m, 64) > 36 ? swap_t64x64x256_c1x1_ping : swap_t128x32x256_c1x1_coop;
+  }
+  if (m <= 256) {
+    // 64x128 tiles that need a second round (N = 14336): 128x256 clusters
+    // (129..256 x 14336 x 4096: 30.4-33.4 us vs 34-54 for every other row).
+    if (rounds(p, t64x128x128_c1x1_ping, device) > 1) return t128x256x128_c2x1_coop;
+    // 64x128 pingpong, or swapped 128x64 cooperative tiles while the last
+    // 64 rows are mostly empty (129 x 4096 x 4096 15.0 us vs 16.7; 193: 14.6
+    // vs 15.6; 129 x 4096 x 14336 36.3 vs 42.7; even from 144 rows on).
+    return last_tile_rows(m, 64) <= 16 ? swap_t128x64x256_c1x1_coop : t64x128x128_c1x1_ping;
+  }
+  // Too few 64x256 tiles for half the SMs (1000 x 1000): 64x128 pingpong
+  // (1000^3 18.1 us, tied with 128x128).
+  const int64_t tiles_64x256 = ceil_div(m, 64) * ceil_div(n, 256);
+  if (2 * tiles_64x256 < device.sm_count) return t64x128x128_c1x1_ping;
   // 320..512 with N < 8192: 128x128 cooperative (384x4096x14336 41.1 us vs
   // 43.7 for 64x256 pingpong; 512x4096x4096 17.7 vs 17.8). Below 320, 64x256
   // (257x4096x4096 17.4 us vs 20.0).
-  if (m >= 320 && m <= 512 && n < 8192) return sm90::t128x128x128_c1x1_coop;
+  if (m >= 320 && m <= 512 && n < 8192) return t128x128x128_c1x1_coop;
   // M <= 512, or up to 2048 when N is wide: 64x256 pingpong (1024x14336x4096
   // 81.2 us vs 94.1 for 128x256; 2048x14336x4096 153.3 vs 157.1).
-  if (m <= 512 || (m <= 2048 && n >= 8192)) return sm90::t64x256x128_c1x1_ping;
+  if (m <= 512 || (m <= 2048 && n >= 8192)) return t64x256x128_c1x1_ping;
   // Everything larger: 128x256 cooperative, clusters of 2 (8192^3 698 us;
   // 1024x4096x4096 27.4 us vs 27.6 for 128x128), or 256x128 where that
-  // takes fewer rounds (4095x4097x4096: 4 rounds instead of 5).
-  const bool tall_tiles_fit_better = rounds(p, 256, 128, 2, device.sm_count) <
-                                     rounds(p, 128, 256, 2, device.sm_count);
-  return tall_tiles_fit_better ? sm90::t256x128x128_c2x1_coop : sm90::t128x256x128_c2x1_coop;
+  // takes fewer rounds (4095x4097x4096: 4 rounds instead of 5, 128.4 us vs
+  // 146.4).
+  return rounds(p, t256x128x128_c2x1_coop, device) < rounds(p, t128x256x128_c2x1_coop, device)
+             ? t256x128x128_c2x1_coop
+             : t128x256x128_c2x1_coop;
 }
 
 // The skinny boundary (docs/performance.md, "Round 3"): decode on GPUs

@@ -36,6 +36,8 @@ struct KernelConfig {
   // Alignment in bytes (base, pitch and K) at which the row reads x and y in
   // place; rows without it are staged into 16-byte rows.
   int align_k = 16;
+  int cluster_m = 1;     // CTAs of a cluster along the kernel's M (they share B tiles)
+  bool swap_ab = false;  // runs out^T = y . x^T: tile.m covers N, tile.n covers M
 };
 
 // What dispatch needs to know about a GPU.

@@ -83,8 +83,18 @@ TEST(Dispatch, Sm90RowsByM) {
   EXPECT_EQ(name(17, 4096), "sm90_swap_t128x16x256_c1x1_coop");
   EXPECT_EQ(name(64, 4096), "sm90_swap_t128x16x256_c1x1_coop");
   EXPECT_EQ(name(65, 4096), "sm90_swap_t128x32x256_c1x1_coop");
-  EXPECT_EQ(name(129, 4096), "sm90_t64x128x128_c1x1_ping");
+  EXPECT_EQ(name(100, 4096), "sm90_swap_t128x32x256_c1x1_coop");
+  EXPECT_EQ(name(101, 4096), "sm90_swap_t64x64x256_c1x1_ping");
+  EXPECT_EQ(name(128, 4096, 14336), "sm90_swap_t64x64x256_c1x1_ping");
+  // Swapped tiles would need several rounds at N = 14336.
+  EXPECT_EQ(name(96, 14336), "sm90_t128x128x128_c1x1_coop");
+  EXPECT_EQ(name(129, 4096), "sm90_swap_t128x64x256_c1x1_coop");
+  EXPECT_EQ(name(144, 4096), "sm90_swap_t128x64x256_c1x1_coop");
+  EXPECT_EQ(name(145, 4096), "sm90_t64x128x128_c1x1_ping");
+  EXPECT_EQ(name(193, 4096, 14336), "sm90_swap_t128x64x256_c1x1_coop");
   EXPECT_EQ(name(256, 4096), "sm90_t64x128x128_c1x1_ping");
+  EXPECT_EQ(name(129, 14336), "sm90_t128x256x128_c2x1_coop");
+  EXPECT_EQ(name(256, 14336), "sm90_t128x256x128_c2x1_coop");
   EXPECT_EQ(name(257, 4096), "sm90_t64x256x128_c1x1_ping");
   EXPECT_EQ(name(512, 4096), "sm90_t128x128x128_c1x1_coop");
   EXPECT_EQ(name(512, 14336), "sm90_t64x256x128_c1x1_ping");
