@@ -57,6 +57,10 @@ sm90_t128x128x128_c1x1_coop" ;;
     wide3) tune wide3 "$(grid "257 288 320 384" | sed 's/[0-9]*x4096x4096,//g')" "auto,bf16,sm90:*" ;;
     small2) tune small2 "1000x1000x1000,300x1000x1000,512x1000x1000,1000x4096x1000" \
       "auto,bf16,sm80:*,sm90_cpasync_t64x128x128_c1x1_ping" ;;
+    k128) tune k128 "$(for m in $(seq 1 3 300); do printf '%sx4096x4096,' $m; done)" \
+      "auto,bf16,sm90:*" ;;
+    k128wide) tune k128wide "$(grid "8 32 64 96 128 160 192 256" | sed 's/[0-9]*x4096x4096,//g')" \
+      "auto,bf16,sm90:*" ;;
     big) tune big "8192x8192x8192,4096x28672x8192,4096x8192x28672,4096x4096x4096,4095x4097x4096,\
 1000x1000x1000,3x11008x4096,2047x14337x4095,2048x14336x4096" "auto,bf16,sm90:*" ;;
   esac

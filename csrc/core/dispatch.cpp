@@ -28,9 +28,9 @@ std::vector<KernelConfig> build_table() {
 #include "kernels/sm80/tile_configs.def"
 #undef GEMM_INT8_SM80_CONFIG
   // sm90 stage counts are CUTLASS's choice (StageCountAutoCarveout).
-#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap, align_k) \
+#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap) \
   table.push_back(                                                                \
-      {KernelFamily::kSm90, sm90::name, "sm90_" #name, {tm, tn, tk}, 0, 0, align_k, cm, swap});
+      {KernelFamily::kSm90, sm90::name, "sm90_" #name, {tm, tn, tk}, 0, 0, 16, cm, swap});
 #include "kernels/sm90/tile_configs.def"
 #undef GEMM_INT8_SM90_CONFIG
 #define GEMM_INT8_SKINNY_CONFIG(name, row_tiles, col_tiles, warps, unroll) \
@@ -51,17 +51,35 @@ const KernelConfig& row_of(KernelFamily family, int row) {
                        [&](const KernelConfig& c) { return c.family == family && c.row == row; });
 }
 
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// x and y rows that are 8-byte but not 16-byte aligned (K = 1000) in a
+// small problem: the sm80 rows that read them in place with 8-byte cp.async
+// beat staging them for a TMA kernel, whose two copies cost more than the
+// GEMM (docs/performance.md, "Round 4": 1000^3 12.0 us vs 17.7 staged and
+// 13.9 for an sm90 cp.async row; 2000x2000x1000 staged is faster).
+bool small_with_eight_byte_rows(const GemmProblem& p) {
+  const int align = std::min(row_alignment_bytes(p.x), row_alignment_bytes(p.y));
+  const double macs = static_cast<double>(p.m()) * static_cast<double>(p.n()) * p.k();
+  return align >= 8 && align < 16 && macs <= 2147483648.0;
+}
+
 // The sm80 boundaries. Each cites the measurement that chose it in
 // docs/performance.md.
-int sm80_row(const GemmProblem& p) {
+int sm80_row(const GemmProblem& p, const DeviceInfo& device) {
+  // 8-byte rows: 64x64 tiles while 64x128 ones would fill under half the
+  // SMs (512x1000x1000 9.9 us vs 11.9; 1000^3 13.8 vs 12.0), "Round 4".
+  if (small_with_eight_byte_rows(p)) {
+    const int64_t tiles_64x128 = ceil_div(p.m(), 64) * ceil_div(p.n(), 128);
+    return 2 * tiles_64x128 < device.sm_count ? sm80::a8_t64x64x64_w32x32x64_s4
+                                              : sm80::a8_t64x128x64_w32x64x64_s4;
+  }
   // M <= 128: the 64x128 tile doubles the CTA count of small-M problems so
   // more of the SMs have work (docs/performance.md, "Round 0", 2026-11-25,
   // H100 SXM, M in {1..128} x 4096 x 4096).
   if (p.m() <= 128) return sm80::t64x128x64_w32x64x64_s4;
   return sm80::t128x256x64_w64x64x64_s3;
 }
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Rounds of tiles the persistent grid of a row needs for a problem: every
 // SM (or cluster) takes one tile per round, and the kernel's time follows
@@ -83,13 +101,6 @@ int64_t last_tile_rows(int64_t m, int64_t tile) { return m % tile == 0 ? tile : 
 int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   using namespace sm90;
   const int64_t m = p.m(), n = p.n();
-  // x or y rows 8-byte but not 16-byte aligned (K = 1000): the cp.async row
-  // reads them in place where TMA rows need two staging copies, which wins
-  // on small problems only (1000^3 13.7 us vs 17.7; 2000x2000x1000 34.4 vs
-  // 22.3 for staged 128x256).
-  const int align_k = std::min(row_alignment_bytes(p.x), row_alignment_bytes(p.y));
-  if (align_k >= 8 && align_k < 16 && m * n * p.k() <= (int64_t{1} << 31))
-    return cpasync_t64x128x128_c1x1_ping;
   // M <= 16: swapped 64x16 pingpong tiles give twice the CTAs of 128x16
   // (1x4096x14336 27.1 us vs 28.3; 16x4096x4096 12.5 vs 12.7).
   if (m <= 16) return swap_t64x16x256_c1x1_ping;
@@ -112,6 +123,13 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
     // vs 15.6; 129 x 4096 x 14336 36.3 vs 42.7; even from 144 rows on).
     return last_tile_rows(m, 64) <= 16 ? swap_t128x64x256_c1x1_coop : t64x128x128_c1x1_ping;
   }
+  // 257..384: swapped 128x96 tiles (tile_k 128: 7 stages), 96 or 128 CTAs
+  // (257 x 4096 x 4096 14.8 us vs 17.2 for 64x256; 288 x 14336 x 4096 34.4
+  // vs 43.0). Not while the last 96 rows are sparse (289 rows: 20.1 vs 17.1),
+  // nor past 288 rows on a wide N (320 x 14336 x 4096: over 55 us vs 41.7).
+  const bool sparse_last_tile = last_tile_rows(m, 96) <= 16;
+  if (m <= 288 || (m <= 384 && n < 8192 && !sparse_last_tile))
+    return swap_t128x96x128_c1x1_coop;
   // Too few 64x256 tiles for half the SMs (1000 x 1000): 64x128 pingpong
   // (1000^3 18.1 us, tied with 128x128).
   const int64_t tiles_64x256 = ceil_div(m, 64) * ceil_div(n, 256);
@@ -195,6 +213,8 @@ Status choose_config(const GemmProblem& problem, const DeviceInfo& device,
   KernelFamily family = override_.forced ? override_.family : large_family;
   if (!override_.forced && sm80_usable && skinny_wins(problem, large_family))
     family = KernelFamily::kSkinny;
+  else if (!override_.forced && sm80_usable && small_with_eight_byte_rows(problem))
+    family = KernelFamily::kSm80;
   const bool needs_sm80 = family == KernelFamily::kSm80 || family == KernelFamily::kSkinny;
   if ((needs_sm80 && !sm80_usable) || (family == KernelFamily::kSm90 && !sm90_usable)) {
     const char* why = family == KernelFamily::kSm90 && device.cc() != 90
@@ -213,7 +233,7 @@ Status choose_config(const GemmProblem& problem, const DeviceInfo& device,
   }
   switch (family) {
     case KernelFamily::kSimt: *out = row_of(family, 0); break;
-    case KernelFamily::kSm80: *out = row_of(family, sm80_row(problem)); break;
+    case KernelFamily::kSm80: *out = row_of(family, sm80_row(problem, device)); break;
     case KernelFamily::kSm90: *out = row_of(family, sm90_row(problem, device)); break;
     case KernelFamily::kSkinny: *out = row_of(family, skinny_row(problem)); break;
   }

@@ -95,7 +95,12 @@ TEST(Dispatch, Sm90RowsByM) {
   EXPECT_EQ(name(256, 4096), "sm90_t64x128x128_c1x1_ping");
   EXPECT_EQ(name(129, 14336), "sm90_t128x256x128_c2x1_coop");
   EXPECT_EQ(name(256, 14336), "sm90_t128x256x128_c2x1_coop");
-  EXPECT_EQ(name(257, 4096), "sm90_t64x256x128_c1x1_ping");
+  EXPECT_EQ(name(257, 4096), "sm90_swap_t128x96x128_c1x1_coop");
+  EXPECT_EQ(name(288, 14336), "sm90_swap_t128x96x128_c1x1_coop");
+  EXPECT_EQ(name(289, 4096), "sm90_t64x256x128_c1x1_ping");  // 1 row in the last 96
+  EXPECT_EQ(name(320, 4096), "sm90_swap_t128x96x128_c1x1_coop");
+  EXPECT_EQ(name(320, 14336), "sm90_t64x256x128_c1x1_ping");
+  EXPECT_EQ(name(385, 4096), "sm90_t128x128x128_c1x1_coop");
   EXPECT_EQ(name(512, 4096), "sm90_t128x128x128_c1x1_coop");
   EXPECT_EQ(name(512, 14336), "sm90_t64x256x128_c1x1_ping");
   // 1000 x 1000: 16 x 4 = 64 tiles of 64x256 would leave half the SMs idle.
@@ -113,12 +118,18 @@ TEST(Dispatch, RaggedNPicksTheTileWithFewerRounds) {
             "sm90_t128x256x128_c2x1_coop");
 }
 
-TEST(Dispatch, EightByteRowsUseTheCpAsyncRows) {
-  const KernelConfig c = choose(1000, 1000, 1000, device(9, 0));
-  EXPECT_EQ(c.align_k, 8) << c.name;
-  EXPECT_EQ(choose(1000, 1000, 1024, device(9, 0)).align_k, 16);
-  EXPECT_EQ(choose(1000, 1000, 1001, device(9, 0)).align_k, 16);  // staged either way
-  EXPECT_EQ(choose(1000, 1000, 1000, device(8, 0)).align_k, 16);  // no cp.async sm80 rows
+TEST(Dispatch, SmallProblemsWithEightByteRowsReadThemInPlace) {
+  for (const DeviceInfo& d : {device(9, 0), device(8, 0)}) {
+    const KernelConfig c = choose(1000, 1000, 1000, d);
+    EXPECT_EQ(c.family, KernelFamily::kSm80) << c.name;
+    EXPECT_EQ(c.align_k, 8) << c.name;
+    EXPECT_EQ(std::string(c.name), "sm80_a8_t64x128x64_w32x64x64_s4");
+  }
+  EXPECT_EQ(std::string(choose(512, 1000, 1000, device(9, 0)).name), "sm80_a8_t64x64x64_w32x32x64_s4");
+  // Aligned K, odd K (staged either way) and larger problems keep the TMA rows.
+  EXPECT_EQ(choose(1000, 1000, 1024, device(9, 0)).family, KernelFamily::kSm90);
+  EXPECT_EQ(choose(1000, 1000, 1001, device(9, 0)).family, KernelFamily::kSm90);
+  EXPECT_EQ(choose(2000, 2000, 1000, device(9, 0)).family, KernelFamily::kSm90);
 }
 
 TEST(Dispatch, EveryMFindsARow) {

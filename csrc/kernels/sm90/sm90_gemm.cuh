@@ -19,28 +19,13 @@
 
 namespace gemm_int8::kernels::sm90 {
 
-// Schedules. TMA rows load x and y with the copy engine (16-byte rows);
-// cp.async rows load them with per-thread copies, which need only the row's
-// alignment (4 or 8 bytes): K = 1000 runs in place instead of being staged.
 struct Cooperative {
   using Mainloop = cutlass::gemm::KernelTmaWarpSpecializedCooperative;
   using Epilogue = cutlass::epilogue::TmaWarpSpecializedCooperative;
-  static constexpr bool kTmaLoads = true;
 };
 struct Pingpong {
   using Mainloop = cutlass::gemm::KernelTmaWarpSpecializedPingpong;
   using Epilogue = cutlass::epilogue::TmaWarpSpecialized;
-  static constexpr bool kTmaLoads = true;
-};
-struct CpAsyncCooperative {
-  using Mainloop = cutlass::gemm::KernelCpAsyncWarpSpecializedCooperative;
-  using Epilogue = cutlass::epilogue::TmaWarpSpecializedCooperative;
-  static constexpr bool kTmaLoads = false;
-};
-struct CpAsyncPingpong {
-  using Mainloop = cutlass::gemm::KernelCpAsyncWarpSpecializedPingpong;
-  using Epilogue = cutlass::epilogue::TmaWarpSpecialized;
-  static constexpr bool kTmaLoads = false;
 };
 using Persistent = cutlass::gemm::PersistentScheduler;
 
@@ -52,12 +37,8 @@ using AlphaEpilogue = cutlass::epilogue::fusion::Sm90EVT<
                                            cutlass::FloatRoundStyle::round_to_nearest>,
     cutlass::epilogue::fusion::Sm90ScalarBroadcast<float>, cutlass::epilogue::fusion::Sm90AccFetch>;
 
-template <int TileM, int TileN, int TileK, int ClusterM, int ClusterN, class Schedule, bool SwapAB,
-          int AlignK>
+template <int TileM, int TileN, int TileK, int ClusterM, int ClusterN, class Schedule, bool SwapAB>
 struct TmaGemm {
-  static_assert(!Schedule::kTmaLoads || AlignK == kDenseAlignK, "TMA loads need 16-byte rows");
-  static_assert(Schedule::kTmaLoads || (ClusterM == 1 && ClusterN == 1),
-                "cp.async loads do not multicast: clusters of one CTA");
   using TileShape = cute::Shape<cute::Int<TileM>, cute::Int<TileN>, cute::Int<TileK>>;
   using ClusterShape = cute::Shape<cute::Int<ClusterM>, cute::Int<ClusterN>, cute::_1>;
   // Swapped, the kernel's D (N x M) is out read column-major.
@@ -72,7 +53,7 @@ struct TmaGemm {
 
   using CollectiveMainloop = typename cutlass::gemm::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, int8_t, cutlass::layout::RowMajor,
-      AlignK, int8_t, cutlass::layout::ColumnMajor, AlignK, int32_t, TileShape,
+      kDenseAlignK, int8_t, cutlass::layout::ColumnMajor, kDenseAlignK, int32_t, TileShape,
       ClusterShape,
       cutlass::gemm::collective::StageCountAutoCarveout<static_cast<int>(
           sizeof(typename CollectiveEpilogue::SharedStorage))>,
@@ -127,9 +108,9 @@ struct TmaGemm {
 }  // namespace gemm_int8::kernels::sm90
 
 // One row of tile_configs.def becomes one launcher and one workspace query.
-#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap, align_k)         \
+#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap)         \
   namespace gemm_int8::kernels::sm90 {                                                   \
-  using Gemm_##name = TmaGemm<tm, tn, tk, cm, cn, schedule, swap, align_k>;              \
+  using Gemm_##name = TmaGemm<tm, tn, tk, cm, cn, schedule, swap>;                       \
   Status launch_##name(const DenseGemm& g, void* workspace, cudaStream_t stream) {       \
     return Gemm_##name::run("sm90_" #name, g, workspace, stream);                        \
   }                                                                                      \
