@@ -6,7 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-$PWD/device_out}
-BASELINE=${BASELINE:-docs/bench/h100-2026-11-25.json}
+BASELINE=${BASELINE:-docs/bench/h100-2026-11-25-r3.json}
 export GEMM_INT8_TEST_SWEEP_SHAPES=${GEMM_INT8_TEST_SWEEP_SHAPES:-100}
 BENCH_ARGS="--set seed,decode,large,ragged --no-progress --no-plot --compare $BASELINE" \
   OUT=$OUT timeout 420 bash scripts/device_run.sh 2>&1 | grep -E "passed|failed|build:|geomean"
@@ -14,7 +14,7 @@ rm -f "$OUT/build.log" "$OUT/bench.log"
 OUT=$OUT SWEEPS=cliff timeout 90 bash scripts/device_tune.sh
 mv "$OUT/tune/cliff.log" "$OUT/cliff.log" 2>/dev/null; rm -rf "$OUT/tune"
 timeout -s INT "${COMPILE_S:-150}" python3 -m gemm_int8.benchmark --compile --no-progress --no-plot \
-  --shapes "${COMPILE_SHAPES:-512x4096x4096,16x4096x4096,4095x4097x4096}" \
+  --shapes "${COMPILE_SHAPES:-512x4096x4096,1000x1000x1000,4095x4097x4096}" \
   --out-dir "$OUT/compile" >/dev/null 2>"$OUT/compile.err"
 echo "compile contender: exit $?"
 rm -f "$OUT/compile/"*.png "$OUT/compile/results.json"

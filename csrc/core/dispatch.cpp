@@ -18,18 +18,18 @@ std::vector<KernelConfig> build_table() {
   // The SIMT family has one generic kernel: 64x64 CTA tile, K step 32, dp4a.
   table.push_back({KernelFamily::kSimt, 0, "simt_t64x64x32", {64, 64, 32}, 1, 2 * 64 * 32});
 #define GEMM_INT8_SM80_CONFIG(name, tm, tn, tk, wm, wn, wk, stages, align_k) \
-  table.push_back({KernelFamily::kSm80,                             \
-                   sm80::name,                                      \
-                   "sm80_" #name,                                   \
-                   {tm, tn, tk},                                    \
-                   stages,                                          \
-                   (stages) * ((tm) + (tn)) * (tk),                               \
+  table.push_back({KernelFamily::kSm80,                                      \
+                   sm80::name,                                               \
+                   "sm80_" #name,                                            \
+                   {tm, tn, tk},                                             \
+                   stages,                                                   \
+                   (stages) * ((tm) + (tn)) * (tk),                          \
                    align_k});
 #include "kernels/sm80/tile_configs.def"
 #undef GEMM_INT8_SM80_CONFIG
   // sm90 stage counts are CUTLASS's choice (StageCountAutoCarveout).
 #define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap) \
-  table.push_back(                                                                \
+  table.push_back(                                                      \
       {KernelFamily::kSm90, sm90::name, "sm90_" #name, {tm, tn, tk}, 0, 0, 16, cm, swap});
 #include "kernels/sm90/tile_configs.def"
 #undef GEMM_INT8_SM90_CONFIG
@@ -91,8 +91,8 @@ int64_t rounds(const GemmProblem& p, int row, const DeviceInfo& device) {
   return ceil_div(units, std::max(1, device.sm_count / c.cluster_m));
 }
 
-// Rows in the last `tile` rows of M: pingpong rows run 1-4 us slower when
-// their last tile is mostly empty, cooperative rows do not (round 4).
+// Rows in the last `tile` rows of M: rows whose last tile is mostly empty
+// run 1-5 us slower (docs/performance.md, "Round 4").
 int64_t last_tile_rows(int64_t m, int64_t tile) { return m % tile == 0 ? tile : m % tile; }
 
 // The sm90 boundaries. Each cites the measurement that chose it in
@@ -104,32 +104,36 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   // M <= 16: swapped 64x16 pingpong tiles give twice the CTAs of 128x16
   // (1x4096x14336 27.1 us vs 28.3; 16x4096x4096 12.5 vs 12.7).
   if (m <= 16) return swap_t64x16x256_c1x1_ping;
-  // M <= 64: swapped 128x16 (11.6-12.1 us at 17..64 x 4096 x 4096).
-  if (m <= 64) return swap_t128x16x256_c1x1_coop;
+  // M <= 64: swapped 128x16 (11.6-12.1 us at 17..64 x 4096 x 4096), or
+  // 128x64 where 128x16 tiles need more than two rounds (64 x 14336 x 4096:
+  // 27.5 us vs 29.1).
+  if (m <= 64)
+    return rounds(p, swap_t128x16x256_c1x1_coop, device) > 2 ? swap_t128x64x128_c1x1_coop
+                                                             : swap_t128x16x256_c1x1_coop;
   if (m <= 128) {
-    // Swapped tiles that need a second round (N = 14336): 128x128 tiles
-    // (96..128 x 14336 x 4096: 27.5-28.1 us vs 28.6-32.3).
-    if (rounds(p, swap_t128x32x256_c1x1_coop, device) > 1) return t128x128x128_c1x1_coop;
+    // Swapped 128x32 tiles that need a second round (N = 14336): 128x64
+    // (96..128 x 14336 x 4096: 27.0-27.2 us vs 28.2-28.8 for 128x128).
+    if (rounds(p, swap_t128x32x128_c1x1_coop, device) > 1) return swap_t128x64x128_c1x1_coop;
     // Swapped 64x64 pingpong once its last tile is over half full (104..128
-    // x 4096 x 4096: 12.6-12.9 us vs 13.2-13.3 for 128x32; 65 rows: 16.8 vs 13.7).
-    return last_tile_rows(m, 64) > 36 ? swap_t64x64x256_c1x1_ping : swap_t128x32x256_c1x1_coop;
+    // x 4096 x 4096: 12.2-13.0 us vs 12.4-13.4 for 128x32; it pays 1-4 us
+    // for a mostly empty last tile: 65 rows 16.8 vs 13.1).
+    return last_tile_rows(m, 64) > 36 ? swap_t64x64x256_c1x1_ping : swap_t128x32x128_c1x1_coop;
   }
   if (m <= 256) {
-    // 64x128 tiles that need a second round (N = 14336): 128x256 clusters
-    // (129..256 x 14336 x 4096: 30.4-33.4 us vs 34-54 for every other row).
-    if (rounds(p, t64x128x128_c1x1_ping, device) > 1) return t128x256x128_c2x1_coop;
-    // 64x128 pingpong, or swapped 128x64 cooperative tiles while the last
-    // 64 rows are mostly empty (129 x 4096 x 4096 15.0 us vs 16.7; 193: 14.6
-    // vs 15.6; 129 x 4096 x 14336 36.3 vs 42.7; even from 144 rows on).
-    return last_tile_rows(m, 64) <= 16 ? swap_t128x64x256_c1x1_coop : t64x128x128_c1x1_ping;
+    // Tiles of 64 rows that need a second round (N = 14336): 128x256
+    // clusters (129..256 x 14336 x 4096: 29.9-33.4 us vs 31-54).
+    if (rounds(p, swap_t128x64x128_c1x1_coop, device) > 1) return t128x256x128_c2x1_coop;
+    // Swapped 128x64 tiles, tile_k 128 (129..256 x 4096 x 4096: 13.3-15.1
+    // us, where 64x128 pingpong tiles take up to 16.7 when the last 64 rows
+    // are sparse; 129..256 x 4096 x 14336: within 3 % of 64x128 pingpong).
+    return swap_t128x64x128_c1x1_coop;
   }
   // 257..384: swapped 128x96 tiles (tile_k 128: 7 stages), 96 or 128 CTAs
   // (257 x 4096 x 4096 14.8 us vs 17.2 for 64x256; 288 x 14336 x 4096 34.4
   // vs 43.0). Not while the last 96 rows are sparse (289 rows: 20.1 vs 17.1),
   // nor past 288 rows on a wide N (320 x 14336 x 4096: over 55 us vs 41.7).
   const bool sparse_last_tile = last_tile_rows(m, 96) <= 16;
-  if (m <= 288 || (m <= 384 && n < 8192 && !sparse_last_tile))
-    return swap_t128x96x128_c1x1_coop;
+  if (m <= 288 || (m <= 384 && n < 8192 && !sparse_last_tile)) return swap_t128x96x128_c1x1_coop;
   // Too few 64x256 tiles for half the SMs (1000 x 1000): 64x128 pingpong
   // (1000^3 18.1 us, tied with 128x128).
   const int64_t tiles_64x256 = ceil_div(m, 64) * ceil_div(n, 256);

@@ -82,17 +82,15 @@ TEST(Dispatch, Sm90RowsByM) {
   EXPECT_EQ(name(16, 14336), "sm90_swap_t64x16x256_c1x1_ping");
   EXPECT_EQ(name(17, 4096), "sm90_swap_t128x16x256_c1x1_coop");
   EXPECT_EQ(name(64, 4096), "sm90_swap_t128x16x256_c1x1_coop");
-  EXPECT_EQ(name(65, 4096), "sm90_swap_t128x32x256_c1x1_coop");
-  EXPECT_EQ(name(100, 4096), "sm90_swap_t128x32x256_c1x1_coop");
+  EXPECT_EQ(name(64, 14336), "sm90_swap_t128x64x128_c1x1_coop");  // 128x16 needs 4 rounds
+  EXPECT_EQ(name(65, 4096), "sm90_swap_t128x32x128_c1x1_coop");
+  EXPECT_EQ(name(100, 4096), "sm90_swap_t128x32x128_c1x1_coop");
   EXPECT_EQ(name(101, 4096), "sm90_swap_t64x64x256_c1x1_ping");
   EXPECT_EQ(name(128, 4096, 14336), "sm90_swap_t64x64x256_c1x1_ping");
-  // Swapped tiles would need several rounds at N = 14336.
-  EXPECT_EQ(name(96, 14336), "sm90_t128x128x128_c1x1_coop");
-  EXPECT_EQ(name(129, 4096), "sm90_swap_t128x64x256_c1x1_coop");
-  EXPECT_EQ(name(144, 4096), "sm90_swap_t128x64x256_c1x1_coop");
-  EXPECT_EQ(name(145, 4096), "sm90_t64x128x128_c1x1_ping");
-  EXPECT_EQ(name(193, 4096, 14336), "sm90_swap_t128x64x256_c1x1_coop");
-  EXPECT_EQ(name(256, 4096), "sm90_t64x128x128_c1x1_ping");
+  // Swapped 128x32 tiles would need several rounds at N = 14336.
+  EXPECT_EQ(name(96, 14336), "sm90_swap_t128x64x128_c1x1_coop");
+  EXPECT_EQ(name(129, 4096), "sm90_swap_t128x64x128_c1x1_coop");
+  EXPECT_EQ(name(256, 4096, 14336), "sm90_swap_t128x64x128_c1x1_coop");
   EXPECT_EQ(name(129, 14336), "sm90_t128x256x128_c2x1_coop");
   EXPECT_EQ(name(256, 14336), "sm90_t128x256x128_c2x1_coop");
   EXPECT_EQ(name(257, 4096), "sm90_swap_t128x96x128_c1x1_coop");
@@ -125,7 +123,8 @@ TEST(Dispatch, SmallProblemsWithEightByteRowsReadThemInPlace) {
     EXPECT_EQ(c.align_k, 8) << c.name;
     EXPECT_EQ(std::string(c.name), "sm80_a8_t64x128x64_w32x64x64_s4");
   }
-  EXPECT_EQ(std::string(choose(512, 1000, 1000, device(9, 0)).name), "sm80_a8_t64x64x64_w32x32x64_s4");
+  EXPECT_EQ(std::string(choose(512, 1000, 1000, device(9, 0)).name),
+            "sm80_a8_t64x64x64_w32x32x64_s4");
   // Aligned K, odd K (staged either way) and larger problems keep the TMA rows.
   EXPECT_EQ(choose(1000, 1000, 1024, device(9, 0)).family, KernelFamily::kSm90);
   EXPECT_EQ(choose(1000, 1000, 1001, device(9, 0)).family, KernelFamily::kSm90);

@@ -127,8 +127,13 @@ namespace {
 
 MatrixView int8_view(uintptr_t address, int64_t rows, int64_t cols, int64_t row_stride,
                      int64_t col_stride = 1) {
-  return {reinterpret_cast<const void*>(address), DType::kInt8, Device::host(), rows, cols,
-          row_stride, col_stride};
+  return {reinterpret_cast<const void*>(address),
+          DType::kInt8,
+          Device::host(),
+          rows,
+          cols,
+          row_stride,
+          col_stride};
 }
 
 TEST(RowAlignment, WidestAccessThatBaseRowLengthAndPitchAllow) {

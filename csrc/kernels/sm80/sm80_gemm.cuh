@@ -24,8 +24,8 @@ using TensorOpGemm = cutlass::gemm::device::Gemm<
     int32_t, cutlass::arch::OpClassTensorOp, cutlass::arch::Sm80,
     cutlass::gemm::GemmShape<TileM, TileN, TileK>, cutlass::gemm::GemmShape<WarpM, WarpN, WarpK>,
     cutlass::gemm::GemmShape<16, 8, 32>, AlphaEpilogue,
-    cutlass::gemm::threadblock::GemmIdentityThreadblockSwizzle<8>, Stages, AlignK,
-    AlignK, /*SplitKSerial=*/false, cutlass::arch::OpMultiplyAddSaturate>;
+    cutlass::gemm::threadblock::GemmIdentityThreadblockSwizzle<8>, Stages, AlignK, AlignK,
+    /*SplitKSerial=*/false, cutlass::arch::OpMultiplyAddSaturate>;
 
 template <typename Gemm>
 Status run(const char* name, const DenseGemm& g, cudaStream_t stream) {
@@ -41,9 +41,8 @@ Status run(const char* name, const DenseGemm& g, cudaStream_t stream) {
 
 // One row of tile_configs.def becomes one exported launcher.
 #define GEMM_INT8_SM80_CONFIG(name, tm, tn, tk, wm, wn, wk, stages, align_k)                     \
-  namespace gemm_int8::kernels::sm80 {                                                  \
-  Status launch_##name(const DenseGemm& g, cudaStream_t stream) {                       \
-    return run<TensorOpGemm<tm, tn, tk, wm, wn, wk, stages, align_k>>("sm80_" #name, g,  \
-                                                                      stream);           \
-  }                                                                                     \
+  namespace gemm_int8::kernels::sm80 {                                                           \
+  Status launch_##name(const DenseGemm& g, cudaStream_t stream) {                                \
+    return run<TensorOpGemm<tm, tn, tk, wm, wn, wk, stages, align_k>>("sm80_" #name, g, stream); \
+  }                                                                                              \
   }

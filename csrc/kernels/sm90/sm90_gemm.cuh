@@ -108,7 +108,7 @@ struct TmaGemm {
 }  // namespace gemm_int8::kernels::sm90
 
 // One row of tile_configs.def becomes one launcher and one workspace query.
-#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap)         \
+#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap)                  \
   namespace gemm_int8::kernels::sm90 {                                                   \
   using Gemm_##name = TmaGemm<tm, tn, tk, cm, cn, schedule, swap>;                       \
   Status launch_##name(const DenseGemm& g, void* workspace, cudaStream_t stream) {       \
