@@ -61,6 +61,11 @@ sm90_t128x128x128_c1x1_coop" ;;
       "auto,bf16,sm90:*" ;;
     k128wide) tune k128wide "$(grid "8 32 64 96 128 160 192 256" | sed 's/[0-9]*x4096x4096,//g')" \
       "auto,bf16,sm90:*" ;;
+    m129) tune m129 "$(for m in $(seq 96 200); do printf '%sx4096x4096,' $m; done)" \
+      "auto,bf16,sm90_swap_t128x48x128_c1x1_coop,sm90_swap_t128x64x128_c1x1_coop,\
+sm90_swap_t64x64x256_c1x1_ping,sm90_swap_t128x32x128_c1x1_coop" ;;
+    m129wide) tune m129wide "$(grid "129 144 160 176 192" | sed 's/[0-9]*x4096x4096,//g')" \
+      "auto,sm90_swap_t128x48x128_c1x1_coop,sm90_swap_t128x64x128_c1x1_coop,sm90_t64x128x128_c1x1_ping" ;;
     big) tune big "8192x8192x8192,4096x28672x8192,4096x8192x28672,4096x4096x4096,4095x4097x4096,\
 1000x1000x1000,3x11008x4096,2047x14337x4095,2048x14336x4096" "auto,bf16,sm90:*" ;;
   esac
