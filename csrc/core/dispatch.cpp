@@ -114,10 +114,10 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
     // Swapped 128x32 tiles that need a second round (N = 14336): 128x64
     // (96..128 x 14336 x 4096: 27.0-27.2 us vs 28.2-28.8 for 128x128).
     if (rounds(p, swap_t128x32x128_c1x1_coop, device) > 1) return swap_t128x64x128_c1x1_coop;
-    // Swapped 64x64 pingpong once its last tile is over half full (104..128
-    // x 4096 x 4096: 12.2-13.0 us vs 12.4-13.4 for 128x32; it pays 1-4 us
-    // for a mostly empty last tile: 65 rows 16.8 vs 13.1).
-    return last_tile_rows(m, 64) > 36 ? swap_t64x64x256_c1x1_ping : swap_t128x32x128_c1x1_coop;
+    // Swapped 64x64 pingpong once 40 or more rows fill its last tile (104..128
+    // x 4096 x 4096: 11.9-12.5 us vs 12.5-12.7 for 128x32; it pays 1-4 us for
+    // a sparse last tile: 65 rows 16.8 vs 13.1, 101 rows 13.7 vs 12.7).
+    return last_tile_rows(m, 64) >= 40 ? swap_t64x64x256_c1x1_ping : swap_t128x32x128_c1x1_coop;
   }
   if (m <= 256) {
     // Tiles of 64 rows that need a second round (N = 14336): 128x256
@@ -138,9 +138,9 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   // (1000^3 18.1 us, tied with 128x128).
   const int64_t tiles_64x256 = ceil_div(m, 64) * ceil_div(n, 256);
   if (2 * tiles_64x256 < device.sm_count) return t64x128x128_c1x1_ping;
-  // 320..512 with N < 8192: 128x128 cooperative (384x4096x14336 41.1 us vs
-  // 43.7 for 64x256 pingpong; 512x4096x4096 17.7 vs 17.8). Below 320, 64x256
-  // (257x4096x4096 17.4 us vs 20.0).
+  // 320..512 with N < 8192 (past the 128x96 rows): 128x128 cooperative
+  // (384x4096x14336 41.1 us vs 43.7 for 64x256 pingpong; 512x4096x4096 17.7
+  // vs 17.8). Below 320, 64x256 (289 x 4096 x 4096 17.1 us vs 20.1 for 128x96).
   if (m >= 320 && m <= 512 && n < 8192) return t128x128x128_c1x1_coop;
   // M <= 512, or up to 2048 when N is wide: 64x256 pingpong (1024x14336x4096
   // 81.2 us vs 94.1 for 128x256; 2048x14336x4096 153.3 vs 157.1).

@@ -84,8 +84,8 @@ TEST(Dispatch, Sm90RowsByM) {
   EXPECT_EQ(name(64, 4096), "sm90_swap_t128x16x256_c1x1_coop");
   EXPECT_EQ(name(64, 14336), "sm90_swap_t128x64x128_c1x1_coop");  // 128x16 needs 4 rounds
   EXPECT_EQ(name(65, 4096), "sm90_swap_t128x32x128_c1x1_coop");
-  EXPECT_EQ(name(100, 4096), "sm90_swap_t128x32x128_c1x1_coop");
-  EXPECT_EQ(name(101, 4096), "sm90_swap_t64x64x256_c1x1_ping");
+  EXPECT_EQ(name(103, 4096), "sm90_swap_t128x32x128_c1x1_coop");
+  EXPECT_EQ(name(104, 4096), "sm90_swap_t64x64x256_c1x1_ping");
   EXPECT_EQ(name(128, 4096, 14336), "sm90_swap_t64x64x256_c1x1_ping");
   // Swapped 128x32 tiles would need several rounds at N = 14336.
   EXPECT_EQ(name(96, 14336), "sm90_swap_t128x64x128_c1x1_coop");
