@@ -30,8 +30,9 @@ for sweep in ${SWEEPS:-cliff calib decode mid seed big}; do
     small) tune small "1000x1000x1000,1000x1000x1024,300x1000x1000,512x1000x1000,\
 2000x2000x1000,1000x4096x1000" "auto,bf16,calib:empty,sm80:*,sm90:*" ;;
     ragged) tune ragged "4095x4097x4096,4096x4096x4096,2047x14337x4095,2048x14336x4096,\
-8192x8192x8192,4096x28672x8192,1024x4096x4096" "auto,bf16,sm90_t128x256x128_c2x1_coop,\
-sm90_t256x128x128_c2x1_coop,sm90_t64x256x128_c1x1_ping,sm90_t128x128x128_c1x1_coop" ;;
+8192x8192x8192,4096x28672x8192,1024x4096x4096,1000x1001x1024,300x1001x4096,2048x4097x4096" \
+      "auto,bf16,sm90_t128x256x128_c2x1_coop,sm90_t256x128x128_c2x1_coop,\
+sm90_t256x128x128_c2x1_coop_rows,sm90_t64x256x128_c1x1_ping,sm90_t128x128x128_c1x1_coop" ;;
     edge) tune edge "$(grid "1 16 17 240 256 257 272 320 384 512")" "auto,bf16,skinny:*,sm90:*" ;;
     calib) tune calib "1x4096x4096,1x14336x4096,1x4096x14336,64x4096x4096,256x4096x4096" \
       "calib:empty,calib:read,calib:copy,bf16,auto,skinny:*,sm90:*" ;;

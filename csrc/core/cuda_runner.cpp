@@ -128,16 +128,19 @@ kernels::DenseGemm dense_view(const GemmProblem& p, const Plan& plan) {
   g.x = static_cast<const int8_t*>(p.x.data), g.ld_x = dense_ld(p.x, align_k);
   g.y = static_cast<const int8_t*>(p.y.data), g.ld_y = dense_ld(p.y, align_k);
   g.out = p.out.data, g.ld_out = dense_ld(p.out, kOutAlignBytes);
+  if (plan.config.any_out_pitch && row_alignment_bytes(p.out) > 0)
+    g.ld_out = p.out.rows <= 1 ? p.out.cols : p.out.row_stride;
   g.device = p.x.device.index;
   g.sm_count = plan.device.sm_count;
   return g;
 }
 
 // What each kernel needs: tensor-core kernels read x and y as rows aligned
-// to the row's align_k (16 bytes, or 4-8 for cp.async rows); staged operands
-// become 16-byte rows, zero-padded in K. sm80 also needs N % 8 == 0 (y gains
-// zero rows). sm90's TMA loads clip a ragged N themselves. Out: TMA stores
-// need an 8-aligned pitch (else a padded copy is unstaged); skinny writes any out.
+// to the row's align_k (16 bytes, or 8 for the sm80 8-byte rows); staged
+// operands become 16-byte rows, zero-padded in K. sm80 also needs N % 8 == 0
+// (y gains zero rows). sm90's TMA loads clip a ragged N themselves. Out: TMA
+// stores need an 8-aligned pitch (else a padded copy is unstaged); skinny
+// writes any out, and any_out_pitch rows any out with contiguous rows.
 Staging plan_staging(const GemmProblem& p, const KernelConfig& config) {
   Staging s;
   s.k_padded = round_up(p.k(), kernels::kDenseAlignK);
@@ -148,8 +151,9 @@ Staging plan_staging(const GemmProblem& p, const KernelConfig& config) {
   s.n_kernel = config.family == KernelFamily::kSm80 ? n_aligned : p.n();
   s.x = dense_ld(p.x, config.align_k) < 0;
   s.y = dense_ld(p.y, config.align_k) < 0 || s.n_kernel != p.n();
-  s.out = config.family != KernelFamily::kSkinny &&
-          (n_aligned != p.n() || dense_ld(p.out, kOutAlignBytes) < 0);
+  const bool out_in_place = config.family == KernelFamily::kSkinny ||
+                            (config.any_out_pitch && row_alignment_bytes(p.out) > 0);
+  s.out = !out_in_place && (n_aligned != p.n() || dense_ld(p.out, kOutAlignBytes) < 0);
   s.ld_out = n_aligned;
   return s;
 }

@@ -13,6 +13,10 @@
 namespace gemm_int8 {
 namespace {
 
+// The sm90 table's store column, as facts the planner needs.
+constexpr bool TmaStore_writes_any_pitch = false;
+constexpr bool RowStore_writes_any_pitch = true;
+
 std::vector<KernelConfig> build_table() {
   std::vector<KernelConfig> table;
   // The SIMT family has one generic kernel: 64x64 CTA tile, K step 32, dp4a.
@@ -28,9 +32,17 @@ std::vector<KernelConfig> build_table() {
 #include "kernels/sm80/tile_configs.def"
 #undef GEMM_INT8_SM80_CONFIG
   // sm90 stage counts are CUTLASS's choice (StageCountAutoCarveout).
-#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap) \
-  table.push_back(                                                      \
-      {KernelFamily::kSm90, sm90::name, "sm90_" #name, {tm, tn, tk}, 0, 0, 16, cm, swap});
+#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap, store) \
+  table.push_back({KernelFamily::kSm90,                                        \
+                   sm90::name,                                                 \
+                   "sm90_" #name,                                              \
+                   {tm, tn, tk},                                               \
+                   0,                                                          \
+                   0,                                                          \
+                   16,                                                         \
+                   cm,                                                         \
+                   swap,                                                       \
+                   store##_writes_any_pitch});
 #include "kernels/sm90/tile_configs.def"
 #undef GEMM_INT8_SM90_CONFIG
 #define GEMM_INT8_SKINNY_CONFIG(name, row_tiles, col_tiles, warps, unroll) \
@@ -149,9 +161,12 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   // 1024x4096x4096 27.4 us vs 27.6 for 128x128), or 256x128 where that
   // takes fewer rounds (4095x4097x4096: 4 rounds instead of 5, 128.4 us vs
   // 146.4).
-  return rounds(p, t256x128x128_c2x1_coop, device) < rounds(p, t128x256x128_c2x1_coop, device)
-             ? t256x128x128_c2x1_coop
-             : t128x256x128_c2x1_coop;
+  if (rounds(p, t256x128x128_c2x1_coop, device) >= rounds(p, t128x256x128_c2x1_coop, device))
+    return t128x256x128_c2x1_coop;
+  // An out pitch TMA cannot store (N = 4097): the twin that stores rows in
+  // place, instead of a padded copy and a 22 us unstage at 4095 x 4097.
+  const int out_align = row_alignment_bytes(p.out);
+  return out_align > 0 && out_align < 16 ? t256x128x128_c2x1_coop_rows : t256x128x128_c2x1_coop;
 }
 
 // The skinny boundary (docs/performance.md, "Round 3"): decode on GPUs

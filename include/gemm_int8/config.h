@@ -38,6 +38,9 @@ struct KernelConfig {
   int align_k = 16;
   int cluster_m = 1;     // CTAs of a cluster along the kernel's M (they share B tiles)
   bool swap_ab = false;  // runs out^T = y . x^T: tile.m covers N, tile.n covers M
+  // Writes out rows of any pitch in place (unit column stride); other rows
+  // need a 16-byte pitch or write a padded copy that is then unstaged.
+  bool any_out_pitch = false;
 };
 
 // What dispatch needs to know about a GPU.

@@ -8,14 +8,13 @@
 #include <cutlass/gemm/device/gemm_universal_adapter.h>
 
 #include <cute/tensor.hpp>
-#include <cutlass/epilogue/collective/collective_builder.hpp>
-#include <cutlass/epilogue/fusion/sm90_callbacks_tma_warpspecialized.hpp>
 #include <cutlass/gemm/collective/collective_builder.hpp>
 #include <cutlass/gemm/kernel/gemm_universal.hpp>
 #include <cutlass/gemm/kernel/tile_scheduler.hpp>
 #include <type_traits>
 
 #include "kernels/cutlass_run.h"
+#include "kernels/sm90/sm90_epilogues.cuh"
 
 namespace gemm_int8::kernels::sm90 {
 
@@ -29,15 +28,8 @@ struct Pingpong {
 };
 using Persistent = cutlass::gemm::PersistentScheduler;
 
-// out = bf16_rn(float_rn(acc) * alpha): one multiply, no source term, so a
-// zero accumulator keeps the sign alpha gives it. Later epilogues (row and
-// column scales, bias) become more nodes of this tree.
-using AlphaEpilogue = cutlass::epilogue::fusion::Sm90EVT<
-    cutlass::epilogue::fusion::Sm90Compute<cutlass::multiplies, cutlass::bfloat16_t, float,
-                                           cutlass::FloatRoundStyle::round_to_nearest>,
-    cutlass::epilogue::fusion::Sm90ScalarBroadcast<float>, cutlass::epilogue::fusion::Sm90AccFetch>;
-
-template <int TileM, int TileN, int TileK, int ClusterM, int ClusterN, class Schedule, bool SwapAB>
+template <int TileM, int TileN, int TileK, int ClusterM, int ClusterN, class Schedule, bool SwapAB,
+          class Store>
 struct TmaGemm {
   using TileShape = cute::Shape<cute::Int<TileM>, cute::Int<TileN>, cute::Int<TileK>>;
   using ClusterShape = cute::Shape<cute::Int<ClusterM>, cute::Int<ClusterN>, cute::_1>;
@@ -45,11 +37,9 @@ struct TmaGemm {
   using LayoutD =
       std::conditional_t<SwapAB, cutlass::layout::ColumnMajor, cutlass::layout::RowMajor>;
 
-  using CollectiveEpilogue = typename cutlass::epilogue::collective::CollectiveBuilder<
-      cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, TileShape, ClusterShape,
-      cutlass::epilogue::collective::EpilogueTileAuto, int32_t, float, void, LayoutD, kDenseAlignN,
-      cutlass::bfloat16_t, LayoutD, kDenseAlignN, typename Schedule::Epilogue,
-      AlphaEpilogue>::CollectiveOp;
+  using CollectiveEpilogue =
+      typename Store::template Collective<TileShape, ClusterShape, typename Schedule::Epilogue,
+                                          LayoutD>;
 
   using CollectiveMainloop = typename cutlass::gemm::collective::CollectiveBuilder<
       cutlass::arch::Sm90, cutlass::arch::OpClassTensorOp, int8_t, cutlass::layout::RowMajor,
@@ -77,10 +67,7 @@ struct TmaGemm {
     hw.device_id = g.device;
     hw.sm_count = g.sm_count;
     typename CollectiveEpilogue::Arguments epilogue{};
-    epilogue.thread = {{{g.alpha}}, {}, {}};
-    epilogue.dC = stride_d;
-    epilogue.ptr_D = static_cast<cutlass::bfloat16_t*>(g.out);
-    epilogue.dD = stride_d;
+    Store::set(epilogue, g.alpha, g.out, stride_d);
     return typename Gemm::Arguments{cutlass::gemm::GemmUniversalMode::kGemm,
                                     {SwapAB ? g.n : g.m, SwapAB ? g.m : g.n, g.k, 1},
                                     {a, stride_a, b, stride_b},
@@ -108,9 +95,9 @@ struct TmaGemm {
 }  // namespace gemm_int8::kernels::sm90
 
 // One row of tile_configs.def becomes one launcher and one workspace query.
-#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap)                  \
+#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap, store)           \
   namespace gemm_int8::kernels::sm90 {                                                   \
-  using Gemm_##name = TmaGemm<tm, tn, tk, cm, cn, schedule, swap>;                       \
+  using Gemm_##name = TmaGemm<tm, tn, tk, cm, cn, schedule, swap, store>;                \
   Status launch_##name(const DenseGemm& g, void* workspace, cudaStream_t stream) {       \
     return Gemm_##name::run("sm90_" #name, g, workspace, stream);                        \
   }                                                                                      \
