@@ -45,43 +45,81 @@ struct TmaStore {
 };
 
 // Row stores, for an out pitch that is not a multiple of 16 bytes (a ragged
-// N): the cooperative warpgroups stage int32 accumulators in shared memory,
-// then each warp writes 32 consecutive bfloat16 of one row, predicated at the
-// problem's edge. Cooperative, unswapped tiles with tile_n <= 128 only: the
-// staging buffer holds one 128 x tile_n slab of the tile (the tiled MMA's C
-// footprint), padded by 8 words a row against bank conflicts.
+// N). The accumulators are scaled and rounded to bfloat16 in registers, staged
+// in shared memory (one 128 x tile_n slab of the tile at a time: the tiled
+// MMA's C footprint), then each warp writes 32 consecutive bfloat16 of one
+// row, predicated at the problem's edge. Staging bfloat16 rather than int32
+// halves the buffer, so the mainloop keeps its fourth stage; a row pitch of
+// tile_n + 8 keeps the fragment writes free of bank conflicts.
+// Cooperative, unswapped tiles with tile_n <= 128 only.
 struct RowStore {
-  template <class TileShape, class ClusterShape, class EpilogueSchedule, class LayoutD>
-  struct Check {
+  using Element = cutlass::bfloat16_t;
+
+  // The staging epilogue from CUTLASS, fed bfloat16 values it passes through
+  // unchanged (bfloat16 -> float -> bfloat16 is exact).
+  template <class TileShape, class LayoutD>
+  struct Staging {
     static constexpr int kTileN = cute::size<1>(TileShape{});
     static_assert(kTileN <= 128 && cute::size<0>(TileShape{}) % 128 == 0,
                   "row stores stage a 128 x tile_n slab of a cooperative tile");
     static_assert(std::is_same_v<LayoutD, cutlass::layout::RowMajor>, "row stores: unswapped rows");
     using SmemLayout = cute::Layout<cute::Shape<cute::_128, cute::Int<kTileN>>,
                                     cute::Stride<cute::Int<kTileN + 8>, cute::_1>>;
-    // 256 threads: 8 rows of 32 consecutive columns per step.
+    // 256 threads: 8 rows of 32 consecutive columns per step, one element
+    // each, so that the edge predicate covers every stored element.
     using TiledCopyS2R = decltype(cute::make_tiled_copy(
-        cute::Copy_Atom<cute::UniversalCopy<int32_t>, int32_t>{},
+        cute::Copy_Atom<cute::UniversalCopy<uint16_t>, Element>{},
         cute::Layout<cute::Shape<cute::_8, cute::_32>, cute::Stride<cute::_32, cute::_1>>{},
         cute::Layout<cute::Shape<cute::_1, cute::_1>>{}));
-    using ThreadOp = cutlass::epilogue::thread::LinearCombination<
-        cutlass::bfloat16_t, 1, int32_t, float,
-        cutlass::epilogue::thread::ScaleType::OnlyAlphaScaling,
-        cutlass::FloatRoundStyle::round_to_nearest>;
+    using PassThrough =
+        cutlass::epilogue::thread::LinearCombination<Element, 1, Element, float,
+                                                     cutlass::epilogue::thread::ScaleType::Nothing,
+                                                     cutlass::FloatRoundStyle::round_to_nearest>;
     using Stride = cutlass::gemm::TagToStrideC_t<cutlass::layout::RowMajor>;
     using Op = cutlass::epilogue::collective::detail::Sm90TmaWarpSpecializedAdapter<
         cutlass::epilogue::collective::Epilogue<
-            Stride, Stride, ThreadOp, SmemLayout,
-            cute::Copy_Atom<cute::UniversalCopy<int32_t>, int32_t>, TiledCopyS2R,
-            cute::Copy_Atom<cute::UniversalCopy<uint16_t>, cutlass::bfloat16_t>,
+            Stride, Stride, PassThrough, SmemLayout,
+            cute::Copy_Atom<cute::UniversalCopy<uint32_t>, Element>, TiledCopyS2R,
+            cute::Copy_Atom<cute::UniversalCopy<uint16_t>, Element>,
             cutlass::epilogue::EpilogueSimtVectorized>>;
   };
+
+  template <class Base>
+  struct ScaleThenStage : Base {
+    CUTLASS_DEVICE ScaleThenStage(typename Base::Params const& params,
+                                  typename Base::TensorStorage& smem)
+        : Base(params, smem), alpha_(params.thread.alpha) {}
+
+    template <class ProblemShape, class CtaTile, class CtaCoord, class AccEngine, class AccLayout,
+              class TiledMma>
+    CUTLASS_DEVICE auto store(typename Base::LoadPipeline load_pipeline,
+                              typename Base::LoadPipelineState load_state,
+                              typename Base::StorePipeline store_pipeline,
+                              typename Base::StorePipelineState store_state, ProblemShape problem,
+                              CtaTile cta_tile, CtaCoord cta_coord,
+                              cute::Tensor<AccEngine, AccLayout> accumulators, TiledMma tiled_mma,
+                              int thread_idx, typename Base::TensorStorage& smem,
+                              int subtile_index = -1) {
+      // bf16_rn(float_rn(acc) * alpha): the rounding every other row applies.
+      cutlass::NumericConverter<Element, float, cutlass::FloatRoundStyle::round_to_nearest> to_bf16;
+      auto scaled = cute::make_fragment_like<Element>(accumulators);
+      CUTLASS_PRAGMA_UNROLL
+      for (int i = 0; i < cute::size(accumulators); ++i)
+        scaled(i) = to_bf16(static_cast<float>(accumulators(i)) * alpha_);
+      return Base::store(load_pipeline, load_state, store_pipeline, store_state, problem, cta_tile,
+                         cta_coord, scaled, tiled_mma, thread_idx, smem, subtile_index);
+    }
+
+   private:
+    float alpha_;
+  };
+
   template <class TileShape, class ClusterShape, class EpilogueSchedule, class LayoutD>
-  using Collective = typename Check<TileShape, ClusterShape, EpilogueSchedule, LayoutD>::Op;
+  using Collective = ScaleThenStage<typename Staging<TileShape, LayoutD>::Op>;
 
   template <class Arguments, class StrideD>
   static void set(Arguments& args, float alpha, void* out, const StrideD& stride) {
-    args.thread.alpha = alpha;
+    args.thread.alpha = alpha;  // read by ScaleThenStage; the staging epilogue passes through
     args.dC = stride;
     args.ptr_D = static_cast<cutlass::bfloat16_t*>(out);
     args.dD = stride;
