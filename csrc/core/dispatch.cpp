@@ -146,6 +146,14 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   // nor past 288 rows on a wide N (320 x 14336 x 4096: over 55 us vs 41.7).
   const bool sparse_last_tile = last_tile_rows(m, 96) <= 16;
   if (m <= 288 || (m <= 384 && n < 8192 && !sparse_last_tile)) return swap_t128x96x128_c1x1_coop;
+  // An out pitch TMA cannot store (N = 4097) on a problem of two or more
+  // rounds: the 256x128 twin that stores rows in place, instead of a padded
+  // copy and its unstage (4095 x 4097 x 4096 101.5 us vs 127.2; 2047 x 14337
+  // x 4095 221.0 vs 264.6; it costs 4 % on an aligned 4096^3). Smaller
+  // problems keep the padded copy (300 x 1001 x 4096 15.3 us vs 27.6).
+  const int out_align = row_alignment_bytes(p.out);
+  if (out_align > 0 && out_align < 16 && rounds(p, t256x128x128_c2x1_coop_rows, device) >= 2)
+    return t256x128x128_c2x1_coop_rows;
   // Too few 64x256 tiles for half the SMs (1000 x 1000): 64x128 pingpong
   // (1000^3 18.1 us, tied with 128x128).
   const int64_t tiles_64x256 = ceil_div(m, 64) * ceil_div(n, 256);
@@ -161,12 +169,9 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   // 1024x4096x4096 27.4 us vs 27.6 for 128x128), or 256x128 where that
   // takes fewer rounds (4095x4097x4096: 4 rounds instead of 5, 128.4 us vs
   // 146.4).
-  if (rounds(p, t256x128x128_c2x1_coop, device) >= rounds(p, t128x256x128_c2x1_coop, device))
-    return t128x256x128_c2x1_coop;
-  // An out pitch TMA cannot store (N = 4097): the twin that stores rows in
-  // place, instead of a padded copy and a 22 us unstage at 4095 x 4097.
-  const int out_align = row_alignment_bytes(p.out);
-  return out_align > 0 && out_align < 16 ? t256x128x128_c2x1_coop_rows : t256x128x128_c2x1_coop;
+  return rounds(p, t256x128x128_c2x1_coop, device) < rounds(p, t128x256x128_c2x1_coop, device)
+             ? t256x128x128_c2x1_coop
+             : t128x256x128_c2x1_coop;
 }
 
 // The skinny boundary (docs/performance.md, "Round 3"): decode on GPUs

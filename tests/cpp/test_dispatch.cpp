@@ -114,6 +114,10 @@ TEST(Dispatch, RaggedNPicksTheTileWithFewerRounds) {
   const KernelConfig ragged = choose(4095, 4097, 4096, device(9, 0));
   EXPECT_EQ(std::string(ragged.name), "sm90_t256x128x128_c2x1_coop_rows");
   EXPECT_TRUE(ragged.any_out_pitch);
+  EXPECT_EQ(std::string(choose(2047, 14337, 4095, device(9, 0)).name),
+            "sm90_t256x128x128_c2x1_coop_rows");
+  // One round of tiles: the padded copy is cheaper than the row stores.
+  EXPECT_FALSE(choose(1000, 1001, 1024, device(9, 0)).any_out_pitch);
   EXPECT_EQ(std::string(choose(4096, 4096, 4096, device(9, 0)).name),
             "sm90_t128x256x128_c2x1_coop");
 }
