@@ -99,7 +99,14 @@ int64_t dense_ld(const View& v, int align_bytes) {
   if (v.rows <= 1) return round_up(v.cols, kernels::kDenseAlignK);  // never used
   return v.row_stride;
 }
-constexpr int kOutAlignBytes = kernels::kDenseAlignN * 2;  // TMA stores: 16-byte rows
+
+// Leading dimension at which a config writes out in place, or -1 if out must
+// be staged: TMA stores need 16-byte rows, row stores any contiguous rows.
+int64_t out_ld(const MutableMatrixView& out, const KernelConfig& config) {
+  if (!config.any_out_pitch) return dense_ld(out, kernels::kDenseAlignN * 2);
+  if (row_alignment_bytes(out) == 0) return -1;
+  return out.rows <= 1 ? out.cols : out.row_stride;
+}
 
 constexpr size_t kWorkspaceAlign = 256;
 size_t aligned_bytes(int64_t bytes) { return round_up(bytes, kWorkspaceAlign); }
@@ -127,9 +134,7 @@ kernels::DenseGemm dense_view(const GemmProblem& p, const Plan& plan) {
   const int align_k = plan.config.align_k;
   g.x = static_cast<const int8_t*>(p.x.data), g.ld_x = dense_ld(p.x, align_k);
   g.y = static_cast<const int8_t*>(p.y.data), g.ld_y = dense_ld(p.y, align_k);
-  g.out = p.out.data, g.ld_out = dense_ld(p.out, kOutAlignBytes);
-  if (plan.config.any_out_pitch && row_alignment_bytes(p.out) > 0)
-    g.ld_out = p.out.rows <= 1 ? p.out.cols : p.out.row_stride;
+  g.out = p.out.data, g.ld_out = out_ld(p.out, plan.config);
   g.device = p.x.device.index;
   g.sm_count = plan.device.sm_count;
   return g;
@@ -151,9 +156,7 @@ Staging plan_staging(const GemmProblem& p, const KernelConfig& config) {
   s.n_kernel = config.family == KernelFamily::kSm80 ? n_aligned : p.n();
   s.x = dense_ld(p.x, config.align_k) < 0;
   s.y = dense_ld(p.y, config.align_k) < 0 || s.n_kernel != p.n();
-  const bool out_in_place = config.family == KernelFamily::kSkinny ||
-                            (config.any_out_pitch && row_alignment_bytes(p.out) > 0);
-  s.out = !out_in_place && (n_aligned != p.n() || dense_ld(p.out, kOutAlignBytes) < 0);
+  s.out = config.family != KernelFamily::kSkinny && out_ld(p.out, config) < 0;
   s.ld_out = n_aligned;
   return s;
 }

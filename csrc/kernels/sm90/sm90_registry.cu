@@ -5,7 +5,7 @@
 namespace gemm_int8::kernels {
 namespace sm90 {
 
-#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap, store)           \
+#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap, store)    \
   Status launch_##name(const DenseGemm& g, void* workspace, cudaStream_t stream); \
   size_t workspace_##name(const DenseGemm& g);
 #include "kernels/sm90/tile_configs.def"
