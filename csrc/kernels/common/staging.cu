@@ -1,6 +1,7 @@
 // Element-wise helpers the runner uses to adapt operands to a kernel's
-// alignment rules. Bandwidth is secondary here: they run only for ragged or
-// strided operands, which later issues make fast without staging.
+// alignment rules: staging x and y into 16-byte rows (odd K, strided views)
+// and unstaging a padded out. They run only for such operands, and the
+// unstage of unit-stride rows moves at copy bandwidth.
 #include <cuda_bf16.h>
 
 #include <algorithm>
