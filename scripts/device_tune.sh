@@ -33,9 +33,6 @@ for sweep in ${SWEEPS:-cliff calib decode mid seed big}; do
 8192x8192x8192,4096x28672x8192,1024x4096x4096,1000x1001x1024,300x1001x4096,2048x4097x4096" \
       "auto,bf16,sm90_t128x256x128_c2x1_coop,sm90_t256x128x128_c2x1_coop,\
 sm90_t256x128x128_c2x1_coop_rows,sm90_t64x256x128_c1x1_ping,sm90_t128x128x128_c1x1_coop" ;;
-    m129c2) tune m129c2 "$(for m in $(seq 120 2 260); do printf '%sx4096x4096,' $m; done)\
-$(grid "129 160 193 256" | sed 's/[0-9]*x4096x4096,//g')" \
-      "auto,bf16,sm90_swap_t128x64x128_c1x1_coop,sm90_swap_t128x64x128_c2x1_coop,sm90_swap_t64x64x256_c1x1_ping" ;;
     edge) tune edge "$(grid "1 16 17 240 256 257 272 320 384 512")" "auto,bf16,skinny:*,sm90:*" ;;
     calib) tune calib "1x4096x4096,1x14336x4096,1x4096x14336,64x4096x4096,256x4096x4096" \
       "calib:empty,calib:read,calib:copy,bf16,auto,skinny:*,sm90:*" ;;
