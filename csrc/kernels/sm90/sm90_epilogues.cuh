@@ -14,6 +14,7 @@
 #include <cutlass/epilogue/collective/detail.hpp>
 #include <cutlass/epilogue/collective/sm70_epilogue_vectorized.hpp>
 #include <cutlass/epilogue/fusion/sm90_callbacks_tma_warpspecialized.hpp>
+#include <type_traits>
 
 #include "kernels/launchers.h"
 
@@ -57,8 +58,11 @@ struct RowStore {
 
   // The staging epilogue from CUTLASS, fed bfloat16 values it passes through
   // unchanged (bfloat16 -> float -> bfloat16 is exact).
-  template <class TileShape, class LayoutD>
+  template <class TileShape, class EpilogueSchedule, class LayoutD>
   struct Staging {
+    static_assert(
+        std::is_same_v<EpilogueSchedule, cutlass::epilogue::TmaWarpSpecializedCooperative>,
+        "row stores: the copy below spreads a slab over two warpgroups");
     static constexpr int kTileN = cute::size<1>(TileShape{});
     static_assert(kTileN <= 128 && cute::size<0>(TileShape{}) % 128 == 0,
                   "row stores stage a 128 x tile_n slab of a cooperative tile");
@@ -115,7 +119,7 @@ struct RowStore {
   };
 
   template <class TileShape, class ClusterShape, class EpilogueSchedule, class LayoutD>
-  using Collective = ScaleThenStage<typename Staging<TileShape, LayoutD>::Op>;
+  using Collective = ScaleThenStage<typename Staging<TileShape, EpilogueSchedule, LayoutD>::Op>;
 
   template <class Arguments, class StrideD>
   static void set(Arguments& args, float alpha, void* out, const StrideD& stride) {
