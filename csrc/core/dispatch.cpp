@@ -65,6 +65,11 @@ const KernelConfig& row_of(KernelFamily family, int row) {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// Whether tile_m x tile_n tiles of the problem would leave over half the SMs idle.
+bool under_half_the_sms(const GemmProblem& p, int tile_m, int tile_n, const DeviceInfo& device) {
+  return 2 * ceil_div(p.m(), tile_m) * ceil_div(p.n(), tile_n) < device.sm_count;
+}
+
 // x and y rows that are 8-byte but not 16-byte aligned (K = 1000) in a
 // small problem: the sm80 rows that read them in place with 8-byte cp.async
 // beat staging them for a TMA kernel, whose two copies cost more than the
@@ -81,11 +86,9 @@ bool small_with_eight_byte_rows(const GemmProblem& p) {
 int sm80_row(const GemmProblem& p, const DeviceInfo& device) {
   // 8-byte rows: 64x64 tiles while 64x128 ones would fill under half the
   // SMs (512x1000x1000 9.9 us vs 11.9; 1000^3 13.8 vs 12.0), "Round 4".
-  if (small_with_eight_byte_rows(p)) {
-    const int64_t tiles_64x128 = ceil_div(p.m(), 64) * ceil_div(p.n(), 128);
-    return 2 * tiles_64x128 < device.sm_count ? sm80::a8_t64x64x64_w32x32x64_s4
-                                              : sm80::a8_t64x128x64_w32x64x64_s4;
-  }
+  if (small_with_eight_byte_rows(p))
+    return under_half_the_sms(p, 64, 128, device) ? sm80::a8_t64x64x64_w32x32x64_s4
+                                                  : sm80::a8_t64x128x64_w32x64x64_s4;
   // M <= 128: the 64x128 tile doubles the CTA count of small-M problems so
   // more of the SMs have work (docs/performance.md, "Round 0", 2026-11-25,
   // H100 SXM, M in {1..128} x 4096 x 4096).
@@ -156,8 +159,7 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
     return t256x128x128_c2x1_coop_rows;
   // Too few 64x256 tiles for half the SMs (1000 x 1000): 64x128 pingpong
   // (1000^3 18.1 us, tied with 128x128).
-  const int64_t tiles_64x256 = ceil_div(m, 64) * ceil_div(n, 256);
-  if (2 * tiles_64x256 < device.sm_count) return t64x128x128_c1x1_ping;
+  if (under_half_the_sms(p, 64, 256, device)) return t64x128x128_c1x1_ping;
   // 320..512 with N < 8192 (past the 128x96 rows): 128x128 cooperative
   // (384x4096x14336 41.1 us vs 43.7 for 64x256 pingpong; 512x4096x4096 17.7
   // vs 17.8). Below 320, 64x256 (289 x 4096 x 4096 17.1 us vs 20.1 for 128x96).

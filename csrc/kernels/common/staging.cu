@@ -101,9 +101,10 @@ __global__ void unstage_rows_bf16_kernel(const __nv_bfloat16* src, int64_t ld_sr
         const int64_t j = c + w;
         if (j + 1 < cols && j >= 0) {
           *reinterpret_cast<__nv_bfloat162*>(to + j) = __halves2bfloat162(chunk[w], chunk[w + 1]);
-        } else if (j + 1 == cols || j < 0) {  // a lone element at either end of the row
-          if (j + 1 == cols) to[j] = chunk[w];
-          if (j < 0) to[0] = chunk[0];
+        } else if (j + 1 == cols) {  // a lone element at either end of the row
+          to[j] = chunk[w];
+        } else if (j < 0) {
+          to[0] = chunk[0];
         }
       }
       // With the shift, a chunk's last element belongs to the next chunk's first word.
