@@ -2,7 +2,8 @@
 # row of each family's config table (generated, rewritten only on change).
 
 # gemm_int8_family_sources(<out-var> <family>): one .cu per row of
-# csrc/kernels/<family>/tile_configs.def, plus the family's registry.
+# csrc/kernels/<family>/tile_configs.def and output dtype (tags as in
+# csrc/kernels/common/out_tags.h), plus the family's registry.
 function(gemm_int8_family_sources out_var family)
   string(TOUPPER "${family}" upper)
   set(table "${PROJECT_SOURCE_DIR}/csrc/kernels/${family}/tile_configs.def")
@@ -11,10 +12,13 @@ function(gemm_int8_family_sources out_var family)
   set(sources "")
   foreach(row IN LISTS rows)
     string(REGEX MATCH "^GEMM_INT8_${upper}_CONFIG\\(([A-Za-z0-9_]+)," _ "${row}")
-    set(file "${CMAKE_BINARY_DIR}/generated/${family}_${CMAKE_MATCH_1}.cu")
-    file(CONFIGURE OUTPUT "${file}" @ONLY CONTENT
-      "// Generated from csrc/kernels/${family}/tile_configs.def; do not edit.\n#include \"kernels/${family}/${family}_gemm.cuh\"\n${row}\n")
-    list(APPEND sources "${file}")
+    set(name "${CMAKE_MATCH_1}")
+    foreach(out bf16 f16 f32 i32)
+      set(file "${CMAKE_BINARY_DIR}/generated/${family}_${name}_${out}.cu")
+      file(CONFIGURE OUTPUT "${file}" @ONLY CONTENT
+        "// Generated from csrc/kernels/${family}/tile_configs.def; do not edit.\n#include \"kernels/${family}/${family}_gemm.cuh\"\n#define GEMM_INT8_OUT ${out}\n${row}\n")
+      list(APPEND sources "${file}")
+    endforeach()
   endforeach()
   list(APPEND sources "${PROJECT_SOURCE_DIR}/csrc/kernels/${family}/${family}_registry.cu")
   set(${out_var} "${sources}" PARENT_SCOPE)
@@ -23,6 +27,7 @@ endfunction()
 add_library(gemm_int8_cuda STATIC
   csrc/core/cuda_runner.cpp
   csrc/kernels/common/staging.cu
+  csrc/kernels/common/row_sums.cu
   csrc/kernels/simt/simt_gemm.cu)
 target_include_directories(gemm_int8_cuda PUBLIC include PRIVATE csrc)
 target_link_libraries(gemm_int8_cuda PUBLIC gemm_int8_host CUDA::cudart PRIVATE gemm_int8_cutlass)
@@ -33,6 +38,8 @@ target_compile_options(gemm_int8_cuda PRIVATE
 
 # Each family compiles only for the architectures it can run on.
 set_source_files_properties(csrc/kernels/common/staging.cu csrc/kernels/simt/simt_gemm.cu
+  PROPERTIES COMPILE_OPTIONS "${GEMM_INT8_GENCODE_ALL}")
+set_source_files_properties(csrc/kernels/common/row_sums.cu
   PROPERTIES COMPILE_OPTIONS "${GEMM_INT8_GENCODE_ALL}")
 foreach(family sm80 sm90)
   string(TOUPPER "${family}" upper)

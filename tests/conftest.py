@@ -63,6 +63,8 @@ def target(request, monkeypatch):
 
 @pytest.fixture
 def gen():
-    g = torch.Generator()
-    g.manual_seed(int.from_bytes(os.urandom(4), "little"))
-    return g
+    """A CPU generator with a random seed (GEMM_INT8_TEST_SEED to replay one);
+    the seed is printed, so pytest shows it with a failure's captured output."""
+    seed = int(os.environ.get("GEMM_INT8_TEST_SEED") or int.from_bytes(os.urandom(4), "little"))
+    print(f"generator seed: {seed} (replay with GEMM_INT8_TEST_SEED={seed})")
+    return torch.Generator().manual_seed(seed)

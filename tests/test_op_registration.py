@@ -17,13 +17,33 @@ def sample_inputs(device):
     ]
 
 
-def test_schemas_registered():
-    functional = str(torch.ops.gemm_int8.matmul.default._schema)
-    out = str(torch.ops.gemm_int8.matmul_out.default._schema)
-    assert functional == "gemm_int8::matmul(Tensor x, Tensor y, float alpha=1.) -> Tensor"
-    assert (
-        out == "gemm_int8::matmul_out(Tensor x, Tensor y, float alpha=1., *, Tensor(a!) out) -> ()"
-    )
+SCHEMAS = {
+    "gemm_int8::matmul": "matmul(Tensor x, Tensor y, float alpha=1., *, "
+    "ScalarType? out_dtype=None) -> Tensor",
+    "gemm_int8::matmul_out": "matmul_out(Tensor x, Tensor y, float alpha=1., *, "
+    "Tensor(a!) out) -> ()",
+    "gemm_int8::scaled_mm": "scaled_mm(Tensor x, Tensor y, Tensor? x_scale, Tensor? y_scale, *, "
+    "Tensor? bias=None, Tensor? x_zero_point=None, Tensor? y_sums=None, "
+    "ScalarType? out_dtype=None) -> Tensor",
+    "gemm_int8::scaled_mm_out": "scaled_mm_out(Tensor x, Tensor y, Tensor? x_scale, "
+    "Tensor? y_scale, *, Tensor? bias=None, Tensor? x_zero_point=None, Tensor? y_sums=None, "
+    "Tensor(a!) out) -> ()",
+    "gemm_int8::row_sums": "row_sums(Tensor y) -> Tensor",
+    "gemm_int8_CUDA::int8_matmul": "int8_matmul(Tensor A, Tensor B, float alpha) -> Tensor",
+}
+
+
+@pytest.mark.parametrize("qualified", SCHEMAS)
+def test_schemas_registered(qualified):
+    namespace, name = qualified.split("::")
+    schema = str(getattr(getattr(torch.ops, namespace), name).default._schema)
+    assert schema == f"{namespace}::{SCHEMAS[qualified]}"
+
+
+def test_old_positional_calls_still_work():
+    x, y = random_int8(3, 16), random_int8(5, 16)
+    out = torch.ops.gemm_int8.matmul(x, y, 0.5)
+    assert_bitwise_equal(out, reference_matmul(x, y, 0.5))
 
 
 def test_opcheck(device):

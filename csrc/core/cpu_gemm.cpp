@@ -12,7 +12,8 @@
 #include <immintrin.h>
 #endif
 
-#include "core/bf16.h"
+#include "core/epilogue_math.h"
+#include "core/narrow_float.h"
 #include "gemm_int8/cpu.h"
 #include "gemm_int8/validate.h"
 
@@ -95,8 +96,22 @@ struct Tile {
   int64_t m0, n0;
 };
 
+// Stores one epilogue result in out's dtype (validated to be one of four).
+void store(const MutableMatrixView& out, int64_t i, int64_t j, const EpilogueParams& e,
+           int32_t acc) {
+  const int64_t at = i * out.row_stride + j * out.col_stride;
+  switch (out.dtype) {
+    case DType::kInt32: static_cast<int32_t*>(out.data)[at] = e.corrected(acc, i, j); return;
+    case DType::kFloat32: static_cast<float*>(out.data)[at] = e.apply(acc, i, j); return;
+    case DType::kFloat16:
+      static_cast<uint16_t*>(out.data)[at] = float_to_half_bits(e.apply(acc, i, j));
+      return;
+    default: static_cast<uint16_t*>(out.data)[at] = float_to_bf16_bits(e.apply(acc, i, j));
+  }
+}
+
 void compute_tile(const int8_t* x, const int8_t* y, int64_t m, int64_t n, int64_t k, Tile t,
-                  float alpha, const MutableMatrixView& out) {
+                  const EpilogueParams& e, const MutableMatrixView& out) {
   static const Block4x2 block4x2 = pick_block4x2();
   const int64_t mb = std::min(kBlockM, m - t.m0), nb = std::min(kBlockN, n - t.n0);
   int32_t acc[kBlockM][kBlockN] = {};
@@ -116,11 +131,18 @@ void compute_tile(const int8_t* x, const int8_t* y, int64_t m, int64_t n, int64_
       }
     }
   }
-  auto* o = static_cast<uint16_t*>(out.data);
   for (int64_t i = 0; i < mb; ++i)
-    for (int64_t j = 0; j < nb; ++j)
-      o[(t.m0 + i) * out.row_stride + (t.n0 + j) * out.col_stride] =
-          float_to_bf16_bits(static_cast<float>(acc[i][j]) * alpha);
+    for (int64_t j = 0; j < nb; ++j) store(out, t.m0 + i, t.n0 + j, e, acc[i][j]);
+}
+
+const float* float_bias(const VectorView& bias, std::vector<float>& storage) {
+  if (!bias.present() || bias.dtype == DType::kFloat32) return static_cast<const float*>(bias.data);
+  const auto* bits = static_cast<const uint16_t*>(bias.data);
+  storage.resize(static_cast<size_t>(bias.size));
+  for (int64_t i = 0; i < bias.size; ++i)
+    storage[i] = bias.dtype == DType::kFloat16 ? half_bits_to_float(bits[i])
+                                               : bf16_bits_to_float(bits[i]);
+  return storage.data();
 }
 
 int thread_count(int requested, int64_t tiles, int64_t m, int64_t n, int64_t k) {
@@ -143,7 +165,10 @@ Status matmul_cpu(const GemmProblem& p, int num_threads) try {
     return Status::value_error("x: matmul_cpu needs host memory");
   const int64_t m = p.m(), n = p.n(), k = p.k();
   if (m == 0 || n == 0) return {};
-  const float alpha = p.epilogue.alpha_f32();
+  // A 16-bit bias is widened once (exactly) so the arithmetic sees float32.
+  std::vector<float> bias_storage;
+  const float* bias = float_bias(p.epilogue.bias, bias_storage);
+  const EpilogueParams e = epilogue_params(p.epilogue, bias);
 
   std::vector<int8_t> x_storage, y_storage;
   const int8_t* x = packed_rows(p.x, x_storage);
@@ -154,7 +179,7 @@ Status matmul_cpu(const GemmProblem& p, int num_threads) try {
   std::atomic<int64_t> next{0};
   auto worker = [&] {
     for (int64_t t = next++; t < tiles; t = next++)
-      compute_tile(x, y, m, n, k, {(t / n_tiles) * kBlockM, (t % n_tiles) * kBlockN}, alpha, p.out);
+      compute_tile(x, y, m, n, k, {(t / n_tiles) * kBlockM, (t % n_tiles) * kBlockN}, e, p.out);
   };
   const int threads = thread_count(num_threads, tiles, m, n, k);
   std::vector<std::thread> pool;

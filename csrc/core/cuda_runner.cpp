@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "gemm_int8/cuda.h"
+#include "gemm_int8/plan_key.h"
 #include "gemm_int8/validate.h"
 #include "kernels/launchers.h"
 
@@ -125,26 +126,34 @@ void print_config_once(const GemmProblem& p, const KernelConfig& c) {
 bool needs_workspace_plan(KernelFamily f) { return f != KernelFamily::kSimt; }
 
 // The dense-kernel view of a problem before staging replaces any pointers.
-kernels::DenseGemm dense_view(const GemmProblem& p, const Plan& plan) {
+kernels::DenseGemm dense_view(const GemmProblem& p, const Plan& plan, const float* bias) {
   kernels::DenseGemm g;
   g.m = static_cast<int>(p.m());
   g.n = static_cast<int>(plan.staging.n_kernel);
   g.k = static_cast<int>(plan.staging.k_kernel);
-  g.alpha = p.epilogue.alpha_f32();
+  g.n_valid = static_cast<int>(p.n());
   const int align_k = plan.config.align_k;
   g.x = static_cast<const int8_t*>(p.x.data), g.ld_x = dense_ld(p.x, align_k);
   g.y = static_cast<const int8_t*>(p.y.data), g.ld_y = dense_ld(p.y, align_k);
   g.out = p.out.data, g.ld_out = out_ld(p.out, plan.config);
+  g.out_dtype = p.out.dtype;
+  g.epilogue = epilogue_params(p.epilogue, bias);
   g.device = p.x.device.index;
   g.sm_count = plan.device.sm_count;
   return g;
+}
+
+// A bias in the output's 16-bit dtype is widened into workspace, once per
+// call (N elements), so that every kernel reads float32.
+bool widens_bias(const GemmProblem& p) {
+  return p.epilogue.bias.present() && p.epilogue.bias.dtype != DType::kFloat32;
 }
 
 // What each kernel needs: tensor-core kernels read x and y as rows aligned
 // to the row's align_k (16 bytes, or 8 for the sm80 8-byte rows); staged
 // operands become 16-byte rows, zero-padded in K. sm80 also needs N % 8 == 0
 // (y gains zero rows). sm90's TMA loads clip a ragged N themselves. Out: TMA
-// stores need an 8-aligned pitch (else a padded copy is unstaged); skinny
+// stores need a 16-byte pitch (else a padded copy is unstaged); skinny
 // writes any out, and any_out_pitch rows any out with contiguous rows.
 Staging plan_staging(const GemmProblem& p, const KernelConfig& config) {
   Staging s;
@@ -177,18 +186,21 @@ Status plan_cuda(const GemmProblem& p, Plan* plan) {
   const char* env = std::getenv("GEMM_INT8_FORCE_KERNEL");
   GEMM_INT8_RETURN_IF_ERROR(parse_kernel_override(env ? env : "", &forced));
 
-  result.m = p.m(), result.n = p.n(), result.k = p.k();
+  result.key = plan_key(p);
   GEMM_INT8_RETURN_IF_ERROR(choose_config(p, result.device, forced, &result.config));
   if (needs_workspace_plan(result.config.family)) {
     const Staging& s = result.staging = plan_staging(p, result.config);
     if (result.config.family == KernelFamily::kSm90)
-      result.kernel_workspace_bytes =
-          aligned_bytes(kernels::sm90_workspace_size(result.config.row, dense_view(p, result)));
+      result.kernel_workspace_bytes = aligned_bytes(
+          kernels::sm90_workspace_size(result.config.row, dense_view(p, result, nullptr)));
     result.workspace_bytes = result.kernel_workspace_bytes;
     if (s.x) result.workspace_bytes += aligned_bytes(p.m() * s.k_padded);
     if (s.y) result.workspace_bytes += aligned_bytes(s.n_kernel * s.k_padded);
-    if (s.out) result.workspace_bytes += aligned_bytes(p.m() * s.ld_out * 2);
+    if (s.out)
+      result.workspace_bytes +=
+          aligned_bytes(p.m() * s.ld_out * static_cast<int64_t>(dtype_size(p.out.dtype)));
   }
+  if (widens_bias(p)) result.workspace_bytes += aligned_bytes(p.n() * 4);
   print_config_once(p, result.config);
   *plan = result;
   return {};
@@ -199,18 +211,17 @@ Status run_cuda(const GemmProblem& p, const Plan& plan, void* workspace, size_t 
   GEMM_INT8_RETURN_IF_ERROR(validate(p));
   if (p.x.device.kind != Device::Kind::kCuda)
     return Status::value_error("x: the CUDA path needs CUDA memory, x is on cpu");
-  if (plan.m != p.m() || plan.n != p.n() || plan.k != p.k())
-    return Status::value_error("run_cuda: the plan was made for another problem shape");
+  if (plan.key != plan_key(p))
+    return Status::value_error("run_cuda: the plan was made for another problem (" +
+                               plan_key_mismatch(plan.key, plan_key(p)) + "); plan it again");
   if (workspace_bytes < plan.workspace_bytes || (plan.workspace_bytes > 0 && !workspace))
     return Status::value_error("workspace: " + std::to_string(plan.workspace_bytes) +
                                " bytes needed, " + std::to_string(workspace_bytes) + " given");
   ScopedDevice on_device(p.x.device.index);
   GEMM_INT8_RETURN_IF_ERROR(on_device.status());
   if (p.m() == 0 || p.n() == 0) return {};
-  if (p.k() == 0) return kernels::fill_bf16(p.out, 0.0f * p.epilogue.alpha_f32(), stream);
-  if (plan.config.family == KernelFamily::kSimt) return kernels::launch_simt(p, stream);
 
-  // Workspace layout: [kernel workspace][staged x][staged y][staged out].
+  // Workspace layout: [kernel workspace][staged x][staged y][staged out][bias].
   const Staging& s = plan.staging;
   char* kernel_workspace = static_cast<char*>(workspace);
   char* next = kernel_workspace + plan.kernel_workspace_bytes;
@@ -219,7 +230,20 @@ Status run_cuda(const GemmProblem& p, const Plan& plan, void* workspace, size_t 
     next += aligned_bytes(bytes);
     return at;
   };
-  kernels::DenseGemm g = dense_view(p, plan);
+  char* bias_workspace = static_cast<char*>(workspace) + plan.workspace_bytes;
+  const float* bias = static_cast<const float*>(p.epilogue.bias.data);
+  if (widens_bias(p)) {
+    bias_workspace -= aligned_bytes(p.n() * 4);
+    auto* widened = reinterpret_cast<float*>(bias_workspace);
+    GEMM_INT8_RETURN_IF_ERROR(kernels::widen_to_float(p.epilogue.bias, widened, stream));
+    bias = widened;
+  }
+  if (p.k() == 0)
+    return kernels::fill_epilogue(p.out, epilogue_params(p.epilogue, bias), stream);
+  if (plan.config.family == KernelFamily::kSimt)
+    return kernels::launch_simt(p, epilogue_params(p.epilogue, bias), stream);
+
+  kernels::DenseGemm g = dense_view(p, plan, bias);
   if (s.x) {
     auto* staged = reinterpret_cast<int8_t*>(take(p.m() * s.k_padded));
     GEMM_INT8_RETURN_IF_ERROR(kernels::stage_int8(p.x, staged, p.m(), s.k_padded, stream));
@@ -231,7 +255,7 @@ Status run_cuda(const GemmProblem& p, const Plan& plan, void* workspace, size_t 
     g.y = staged, g.ld_y = s.k_padded;
   }
   if (s.out) {
-    g.out = take(p.m() * s.ld_out * 2);
+    g.out = take(p.m() * s.ld_out * static_cast<int64_t>(dtype_size(p.out.dtype)));
     g.ld_out = s.ld_out;
   }
   if (plan.config.family == KernelFamily::kSkinny) {
@@ -244,7 +268,7 @@ Status run_cuda(const GemmProblem& p, const Plan& plan, void* workspace, size_t 
   } else {
     GEMM_INT8_RETURN_IF_ERROR(kernels::launch_sm80(plan.config.row, g, stream));
   }
-  if (s.out) return kernels::unstage_bf16(g.out, s.ld_out, p.out, stream);
+  if (s.out) return kernels::unstage_out(g.out, s.ld_out, p.out, stream);
   return {};
 }
 

@@ -1,6 +1,9 @@
 #include "gemm_int8/problem.h"
 
+#include "core/epilogue_math.h"
+
 #include <ostream>
+#include <utility>
 
 namespace gemm_int8 {
 
@@ -54,6 +57,20 @@ int row_alignment(const View& v) {
 int row_alignment_bytes(const MatrixView& v) { return row_alignment(v); }
 int row_alignment_bytes(const MutableMatrixView& v) { return row_alignment(v); }
 
+EpilogueParams epilogue_params(const Epilogue& e, const float* bias_f32) {
+  EpilogueParams p;
+  p.x_scale = static_cast<const float*>(e.x_scale.data);
+  p.x_scale_step = e.x_scale.per_element() ? 1 : 0;
+  p.alpha = e.alpha_f32();
+  p.y_scale = static_cast<const float*>(e.y_scale.data);
+  p.y_scale_step = e.y_scale.per_element() ? 1 : 0;
+  p.bias = bias_f32;
+  p.x_zero_point = static_cast<const int32_t*>(e.x_zero_point.data);
+  p.x_zero_point_step = e.x_zero_point.per_element() ? 1 : 0;
+  p.y_sums = static_cast<const int32_t*>(e.y_sums.data);
+  return p;
+}
+
 std::ostream& operator<<(std::ostream& os, DType dtype) { return os << dtype_name(dtype); }
 
 std::ostream& operator<<(std::ostream& os, const Device& device) {
@@ -66,7 +83,16 @@ std::ostream& operator<<(std::ostream& os, const GemmProblem& p) {
             << p.x.row_stride << ", " << p.x.col_stride << ")"
             << ", y strides=(" << p.y.row_stride << ", " << p.y.col_stride << ")"
             << ", out=" << p.out.dtype << " strides=(" << p.out.row_stride << ", "
-            << p.out.col_stride << "), alpha=" << p.epilogue.alpha << ", on " << p.x.device << ")";
+            << p.out.col_stride << "), alpha=" << p.epilogue.alpha;
+  const std::pair<const char*, const VectorView*> vectors[] = {
+      {"x_scale", &p.epilogue.x_scale},
+      {"y_scale", &p.epilogue.y_scale},
+      {"bias", &p.epilogue.bias},
+      {"x_zero_point", &p.epilogue.x_zero_point},
+      {"y_sums", &p.epilogue.y_sums}};
+  for (const auto& [name, v] : vectors)
+    if (v->present()) os << ", " << name << "=" << v->dtype << "[" << v->size << "]";
+  return os << ", on " << p.x.device << ")";
 }
 
 }  // namespace gemm_int8

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <sstream>
 #include <string>
+#include <utility>
 
 namespace gemm_int8 {
 namespace {
@@ -80,6 +81,95 @@ Status check_no_internal_overlap(const MutableMatrixView& out) {
   return {};
 }
 
+bool is_out_dtype(DType d) {
+  return d == DType::kBFloat16 || d == DType::kFloat16 || d == DType::kFloat32 || d == DType::kInt32;
+}
+
+// A per-tensor (size 1) or per-row (size `rows`, `what` names the rows)
+// epilogue vector of `dtype` on the problem's device.
+Status check_vector(const char* name, const VectorView& v, DType dtype, int64_t rows,
+                    const char* what, bool allow_single, const Device& device) {
+  if (!v.present()) return {};
+  if (v.dtype != dtype)
+    return Status::type_error(cat(name, ": expected ", dtype_name(dtype), ", got ",
+                                  dtype_name(v.dtype)));
+  const bool single_ok = allow_single && v.size == 1;
+  if (v.size != rows && !single_ok)
+    return Status::value_error(cat(name, ": expected ", allow_single ? "1 or " : "", rows,
+                                   " values (", what, "), got ", v.size));
+  if (v.size > 1 && v.stride != 1)
+    return Status::value_error(
+        cat(name, ": expected contiguous values, got stride ", v.stride));
+  if (v.device != device)
+    return Status::value_error(cat(name, " is on ", v.device, " but x is on ", device,
+                                   "; all tensors must be on one device"));
+  if (reinterpret_cast<uintptr_t>(v.data) % dtype_size(v.dtype) != 0)
+    return Status::value_error(cat(name, ": data pointer is not aligned to its ",
+                                   dtype_size(v.dtype), "-byte element size"));
+  return {};
+}
+
+ByteRange byte_range(const VectorView& v) {
+  if (!v.present() || v.size == 0) return {};
+  const auto begin = reinterpret_cast<uintptr_t>(v.data);
+  return {begin, begin + static_cast<uintptr_t>(v.size) * dtype_size(v.dtype)};
+}
+
+Status check_epilogue(const GemmProblem& p) {
+  const Epilogue& e = p.epilogue;
+  const double alpha = e.alpha;
+  if (!std::isfinite(alpha)) return Status::value_error(cat("alpha=", alpha, " is not finite"));
+  if (std::fabs(alpha) > static_cast<double>(FLT_MAX))
+    return Status::value_error(cat("alpha=", alpha, " is outside the float32 range"));
+  const Device& d = p.x.device;
+  GEMM_INT8_RETURN_IF_ERROR(
+      check_vector("x_scale", e.x_scale, DType::kFloat32, p.m(), "one per row of x", true, d));
+  GEMM_INT8_RETURN_IF_ERROR(
+      check_vector("y_scale", e.y_scale, DType::kFloat32, p.n(), "one per row of y", true, d));
+  if (e.bias.present()) {
+    const bool out_dtype_bias =
+        e.bias.dtype == p.out.dtype && p.out.dtype != DType::kInt32;
+    const DType expected = out_dtype_bias ? p.out.dtype : DType::kFloat32;
+    if (e.bias.dtype != expected)
+      return Status::type_error(cat("bias: expected float32 or the output dtype ",
+                                    dtype_name(p.out.dtype), ", got ", dtype_name(e.bias.dtype)));
+    GEMM_INT8_RETURN_IF_ERROR(
+        check_vector("bias", e.bias, expected, p.n(), "one per row of y", false, d));
+  }
+  GEMM_INT8_RETURN_IF_ERROR(check_vector("x_zero_point", e.x_zero_point, DType::kInt32, p.m(),
+                                         "one per row of x", true, d));
+  GEMM_INT8_RETURN_IF_ERROR(
+      check_vector("y_sums", e.y_sums, DType::kInt32, p.n(), "the row sums of y", false, d));
+  if (e.x_zero_point.present() && !e.y_sums.present())
+    return Status::value_error(
+        "y_sums: required with x_zero_point (the row sums of y, see gemm_int8.row_sums)");
+  if (!e.x_zero_point.present() && e.y_sums.present())
+    return Status::value_error("y_sums: given without x_zero_point");
+  if (alpha != 1.0 && e.x_scale.present())
+    return Status::value_error(
+        cat("alpha=", alpha, " and x_scale cannot both be given; fold alpha into x_scale"));
+  if (p.out.dtype == DType::kInt32) {
+    const char* scaled = alpha != 1.0         ? "alpha"
+                         : e.x_scale.present() ? "x_scale"
+                         : e.y_scale.present() ? "y_scale"
+                         : e.bias.present()    ? "bias"
+                                               : nullptr;
+    if (scaled)
+      return Status::value_error(cat(
+          scaled, ": int32 output is the exact accumulator; scales, alpha and bias need a "
+                  "floating output dtype (bfloat16, float16 or float32)"));
+  }
+  const ByteRange out_bytes = byte_range(p.out);
+  const std::pair<const char*, const VectorView*> vectors[] = {
+      {"x_scale", &e.x_scale}, {"y_scale", &e.y_scale},           {"bias", &e.bias},
+      {"x_zero_point", &e.x_zero_point}, {"y_sums", &e.y_sums}};
+  for (const auto& [name, v] : vectors)
+    if (out_bytes.overlaps(byte_range(*v)))
+      return Status::value_error(
+          cat("out overlaps ", name, " in memory; pass a separate output buffer"));
+  return {};
+}
+
 }  // namespace
 
 Status validate(const GemmProblem& p) {
@@ -87,9 +177,9 @@ Status validate(const GemmProblem& p) {
     return Status::type_error(cat("x: expected int8, got ", dtype_name(p.x.dtype)));
   if (p.y.dtype != DType::kInt8)
     return Status::type_error(cat("y: expected int8, got ", dtype_name(p.y.dtype)));
-  if (p.out.dtype != DType::kBFloat16)
-    return Status::type_error(cat("out: expected bfloat16, got ", dtype_name(p.out.dtype),
-                                  " (other output dtypes are planned)"));
+  if (!is_out_dtype(p.out.dtype))
+    return Status::type_error(cat("out: expected bfloat16, float16, float32 or int32, got ",
+                                  dtype_name(p.out.dtype)));
   GEMM_INT8_RETURN_IF_ERROR(check_view("x", p.x));
   GEMM_INT8_RETURN_IF_ERROR(check_view("y", p.y));
   GEMM_INT8_RETURN_IF_ERROR(check_view("out", p.out));
@@ -113,11 +203,7 @@ Status validate(const GemmProblem& p) {
     return Status::value_error(cat("out is on ", p.out.device, " but x is on ", p.x.device,
                                    "; all tensors must be on one device"));
 
-  const double alpha = p.epilogue.alpha;
-  if (!std::isfinite(alpha)) return Status::value_error(cat("alpha=", alpha, " is not finite"));
-  if (std::fabs(alpha) > static_cast<double>(FLT_MAX))
-    return Status::value_error(cat("alpha=", alpha, " is outside the float32 range"));
-
+  GEMM_INT8_RETURN_IF_ERROR(check_epilogue(p));
   GEMM_INT8_RETURN_IF_ERROR(check_no_internal_overlap(p.out));
   const ByteRange out_bytes = byte_range(p.out);
   if (out_bytes.overlaps(byte_range(p.x)))

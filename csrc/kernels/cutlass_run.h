@@ -3,12 +3,30 @@
 #pragma once
 
 #include <cutlass/cutlass.h>
+#include <cutlass/numeric_types.h>
 
 #include <string>
 
 #include "kernels/launchers.h"
 
 namespace gemm_int8::kernels {
+
+// The CUTLASS element type of each output tag (kernels/common/out_tags.h), so
+// that a generated translation unit names its type as cutlass_out::GEMM_INT8_OUT.
+namespace cutlass_out {
+using bf16 = cutlass::bfloat16_t;
+using f16 = cutlass::half_t;
+using f32 = float;
+using i32 = int32_t;
+}  // namespace cutlass_out
+
+// The CUTLASS element type of each output tag (kernels/common/out_tags.h).
+namespace cutlass_out {
+using bf16 = cutlass::bfloat16_t;
+using f16 = cutlass::half_t;
+using f32 = float;
+using i32 = int32_t;
+}  // namespace cutlass_out
 
 // `check` is what can_implement sees; it differs from `args` only where the
 // caller knows better than CUTLASS's conservative checks (see sm90_gemm.cuh).

@@ -2,6 +2,9 @@
 
 #include <c10/util/Exception.h>
 
+#include <string>
+#include <vector>
+
 namespace gemm_int8::torch_ops {
 namespace {
 
@@ -12,8 +15,8 @@ std::string shape_str(at::IntArrayRef sizes) {
   return s + "]";
 }
 
-DType to_dtype(const at::Tensor& t, const char* name) {
-  switch (t.scalar_type()) {
+DType to_dtype(at::ScalarType type, const char* name) {
+  switch (type) {
     case at::kChar: return DType::kInt8;
     case at::kByte: return DType::kUInt8;
     case at::kShort: return DType::kInt16;
@@ -26,7 +29,7 @@ DType to_dtype(const at::Tensor& t, const char* name) {
     case at::kBool: return DType::kBool;
     default:
       TORCH_CHECK_TYPE(false, std::string(name) + ": dtype torch." +
-                                  c10::getDtypeNames(t.scalar_type()).first +
+                                  c10::getDtypeNames(type).first +
                                   " is not supported by gemm_int8");
   }
 }
@@ -43,10 +46,32 @@ View to_view(const at::Tensor& t, const char* name) {
   TORCH_INTERNAL_ASSERT(t.dim() == 2);
   View v;
   v.data = t.data_ptr();
-  v.dtype = to_dtype(t, name);
+  v.dtype = to_dtype(t.scalar_type(), name);
   v.device = to_device(t, name);
   v.rows = t.size(0), v.cols = t.size(1);
   v.row_stride = t.stride(0), v.col_stride = t.stride(1);
+  return v;
+}
+
+// Stands in for the data pointer of an empty vector, which torch may leave
+// null: the core reads a null pointer as "absent". Never dereferenced.
+alignas(16) const char kEmptyVector[16] = {};
+
+// A vector operand. `column_ok` also accepts (rows, 1) and 0-d tensors (a
+// per-tensor value); bias and y_sums must be 1-D. The core checks the size.
+VectorView to_vector(const at::Tensor* t, const char* name, const char* rows, bool column_ok) {
+  if (t == nullptr) return {};
+  const bool rank_ok =
+      t->dim() == 1 || (column_ok && (t->dim() == 0 || (t->dim() == 2 && t->size(1) == 1)));
+  TORCH_CHECK_VALUE(rank_ok, std::string(name) + ": expected shape (" + rows + ",)" +
+                                 (column_ok ? std::string(", (") + rows + ", 1), (1,) or ()" : "") +
+                                 ", got " + shape_str(t->sizes()));
+  VectorView v;
+  v.dtype = to_dtype(t->scalar_type(), name);
+  v.device = to_device(*t, name);
+  v.size = t->dim() == 0 ? 1 : t->size(0);
+  v.stride = t->dim() == 0 ? 1 : t->stride(0);
+  v.data = v.size == 0 ? static_cast<const void*>(kEmptyVector) : t->data_ptr();
   return v;
 }
 
@@ -71,6 +96,17 @@ at::Tensor as_2d(const at::Tensor& t) {
   return t.reshape({rows, cols});
 }
 
+Epilogue to_epilogue(const EpilogueArgs& e) {
+  Epilogue out;
+  out.alpha = e.alpha;
+  out.x_scale = to_vector(e.x_scale, "x_scale", "M", true);
+  out.y_scale = to_vector(e.y_scale, "y_scale", "N", true);
+  out.bias = to_vector(e.bias, "bias", "N", false);
+  out.x_zero_point = to_vector(e.x_zero_point, "x_zero_point", "M", true);
+  out.y_sums = to_vector(e.y_sums, "y_sums", "N", false);
+  return out;
+}
+
 }  // namespace
 
 void throw_if_error(const Status& status) {
@@ -85,8 +121,8 @@ void throw_if_error(const Status& status) {
   TORCH_CHECK(false, "gemm_int8: " + status.message());
 }
 
-at::Tensor& matmul_into(const at::Tensor& x, const at::Tensor& y, double alpha, at::Tensor& out,
-                        const Compute& compute) {
+void gemm_into(const at::Tensor& x, const at::Tensor& y, const EpilogueArgs& epilogue,
+               at::Tensor& out, const Compute& compute) {
   check_ranks(x, y);
   const auto expected = out_shape(x, y);
   TORCH_CHECK_VALUE(
@@ -101,18 +137,29 @@ at::Tensor& matmul_into(const at::Tensor& x, const at::Tensor& y, double alpha, 
   problem.x = to_view<MatrixView>(x2d, "x");
   problem.y = to_view<MatrixView>(y, "y");
   problem.out = to_view<MutableMatrixView>(out2d, "out");
-  problem.epilogue.alpha = alpha;
+  problem.epilogue = to_epilogue(epilogue);
   throw_if_error(compute(problem));
   if (!direct) out.copy_(out2d.view(out.sizes()));
+}
+
+at::Tensor gemm_new(const at::Tensor& x, const at::Tensor& y, const EpilogueArgs& epilogue,
+                    std::optional<at::ScalarType> out_dtype, const Compute& compute) {
+  check_ranks(x, y);
+  const at::ScalarType dtype = out_dtype.value_or(at::kBFloat16);
+  to_dtype(dtype, "out_dtype");  // an unsupported dtype is named before allocating
+  at::Tensor out = at::empty(out_shape(x, y), x.options().dtype(dtype));
+  gemm_into(x, y, epilogue, out, compute);
   return out;
 }
 
-at::Tensor matmul_new(const at::Tensor& x, const at::Tensor& y, double alpha,
-                      const Compute& compute) {
-  check_ranks(x, y);
-  at::Tensor out = at::empty(out_shape(x, y), x.options().dtype(at::kBFloat16));
-  matmul_into(x, y, alpha, out, compute);
-  return out;
+MatrixView row_sums_input(const at::Tensor& y) {
+  TORCH_CHECK_VALUE(y.dim() == 2,
+                    "y: expected a 2-D tensor of shape (N, K), got shape " + shape_str(y.sizes()));
+  return to_view<MatrixView>(y, "y");
+}
+
+at::Tensor row_sums_output(const at::Tensor& y) {
+  return at::empty({y.size(0)}, y.options().dtype(at::kInt));
 }
 
 }  // namespace gemm_int8::torch_ops

@@ -1,10 +1,13 @@
 // Shared by the CPU and CUDA implementations: tensor -> core view
 // conversion, Status -> Python exception, and the (..., K) flattening rules.
+// Everything the core can check (dtypes, sizes, devices, strides, aliasing)
+// is left to it; this layer checks only tensor ranks and shapes.
 #pragma once
 
 #include <ATen/ATen.h>
 
 #include <functional>
+#include <optional>
 
 #include "gemm_int8/problem.h"
 #include "gemm_int8/status.h"
@@ -14,13 +17,31 @@ namespace gemm_int8::torch_ops {
 // Throws the Python exception that matches the status code.
 void throw_if_error(const Status& status);
 
-// Runs `compute` on the 2-D problem behind matmul(x, y, alpha) -> out, where
-// x is (..., K), y is (N, K) and out is (..., N). `compute` only sees
-// validated-shape tensors; the core validates everything else.
+// The epilogue operands of one call, as the ops receive them (null = absent).
+struct EpilogueArgs {
+  double alpha = 1.0;
+  const at::Tensor* x_scale = nullptr;
+  const at::Tensor* y_scale = nullptr;
+  const at::Tensor* bias = nullptr;
+  const at::Tensor* x_zero_point = nullptr;
+  const at::Tensor* y_sums = nullptr;
+};
+
+inline const at::Tensor* optional_arg(const std::optional<at::Tensor>& t) {
+  return t.has_value() ? &*t : nullptr;
+}
+
+// Runs `compute` on the 2-D problem behind out = epilogue(x @ y.T), where x
+// is (..., K), y is (N, K) and out is (..., N).
 using Compute = std::function<Status(const GemmProblem&)>;
-at::Tensor& matmul_into(const at::Tensor& x, const at::Tensor& y, double alpha, at::Tensor& out,
-                        const Compute& compute);
-at::Tensor matmul_new(const at::Tensor& x, const at::Tensor& y, double alpha,
-                      const Compute& compute);
+void gemm_into(const at::Tensor& x, const at::Tensor& y, const EpilogueArgs& epilogue,
+               at::Tensor& out, const Compute& compute);
+// The same into a new tensor of out_dtype (bfloat16 if absent).
+at::Tensor gemm_new(const at::Tensor& x, const at::Tensor& y, const EpilogueArgs& epilogue,
+                    std::optional<at::ScalarType> out_dtype, const Compute& compute);
+
+// y (N, K) as a core view for row_sums, and the int32 (N,) result tensor.
+MatrixView row_sums_input(const at::Tensor& y);
+at::Tensor row_sums_output(const at::Tensor& y);
 
 }  // namespace gemm_int8::torch_ops

@@ -1,12 +1,31 @@
-// Every schema of the gemm_int8 namespace. Implementations register per
+// Every schema of the gemm_int8 namespaces. Implementations register per
 // dispatch key in ops_cpu.cpp and ops_cuda.cpp; fake (meta) implementations
-// live next to the Python wrappers in python/gemm_int8/ops.py.
+// live next to the Python wrappers in python/gemm_int8/ops.py. The out=
+// variants mutate `out` and return nothing, as torch.compile's
+// functionalization requires of mutating ops.
 #include <torch/library.h>
 
 TORCH_LIBRARY(gemm_int8, m) {
-  // bf16 (x @ y.T) * alpha for int8 x (..., K), y (N, K); exact int32 accumulation.
-  m.def("matmul(Tensor x, Tensor y, float alpha=1.0) -> Tensor");
-  // matmul into a caller-provided bf16 tensor of shape (..., N). Returns
-  // nothing, as torch.compile's functionalization requires of mutating ops.
-  m.def("matmul_out(Tensor x, Tensor y, float alpha=1.0, *, Tensor(a!) out) -> ()");
+  // out_dtype (x @ y.T) * alpha for int8 x (..., K), y (N, K); exact int32
+  // accumulation. out_dtype: bfloat16 (default), float16, float32 or int32.
+  m.def("matmul(Tensor x, Tensor y, float alpha=1., *, ScalarType? out_dtype=None) -> Tensor");
+  // matmul into a caller-provided tensor of shape (..., N); its dtype is the output dtype.
+  m.def("matmul_out(Tensor x, Tensor y, float alpha=1., *, Tensor(a!) out) -> ()");
+  // x_scale[m] * y_scale[n] * (x @ y.T - x_zero_point[m] * y_sums[n]) + bias[n]
+  // in float32, one rounding to out_dtype; absent operands are neutral.
+  m.def(
+      "scaled_mm(Tensor x, Tensor y, Tensor? x_scale, Tensor? y_scale, *, Tensor? bias=None, "
+      "Tensor? x_zero_point=None, Tensor? y_sums=None, ScalarType? out_dtype=None) -> Tensor");
+  // scaled_mm into a caller-provided tensor of shape (..., N).
+  m.def(
+      "scaled_mm_out(Tensor x, Tensor y, Tensor? x_scale, Tensor? y_scale, *, Tensor? bias=None, "
+      "Tensor? x_zero_point=None, Tensor? y_sums=None, Tensor(a!) out) -> ()");
+  // int32 (N,) row sums of an int8 (N, K) matrix: the y_sums of scaled_mm.
+  m.def("row_sums(Tensor y) -> Tensor");
+}
+
+// The original library's operator, so scripts written for it run unchanged.
+TORCH_LIBRARY(gemm_int8_CUDA, m) {
+  // bfloat16 (A @ B.T) * alpha: gemm_int8::matmul under its old name.
+  m.def("int8_matmul(Tensor A, Tensor B, float alpha) -> Tensor");
 }

@@ -1,26 +1,32 @@
 #include <torch/library.h>
 
 #include "gemm_int8/cpu.h"
-#include "matmul_common.h"
+#include "gemm_int8/row_sums.h"
+#include "ops_impl.h"
 
 namespace gemm_int8::torch_ops {
 namespace {
 
 Status compute_cpu(const GemmProblem& problem) { return matmul_cpu(problem); }
+using Ops = GemmOps<compute_cpu>;
 
-at::Tensor matmul_cpu_op(const at::Tensor& x, const at::Tensor& y, double alpha) {
-  return matmul_new(x, y, alpha, compute_cpu);
-}
-
-void matmul_out_cpu_op(const at::Tensor& x, const at::Tensor& y, double alpha, at::Tensor& out) {
-  matmul_into(x, y, alpha, out, compute_cpu);
+at::Tensor row_sums_op(const at::Tensor& y) {
+  const MatrixView view = row_sums_input(y);
+  at::Tensor out = row_sums_output(y);
+  throw_if_error(row_sums_cpu(view, out.data_ptr<int32_t>()));
+  return out;
 }
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(gemm_int8, CPU, m) {
-  m.impl("matmul", &matmul_cpu_op);
-  m.impl("matmul_out", &matmul_out_cpu_op);
+  m.impl("matmul", &Ops::matmul);
+  m.impl("matmul_out", &Ops::matmul_out);
+  m.impl("scaled_mm", &Ops::scaled_mm);
+  m.impl("scaled_mm_out", &Ops::scaled_mm_out);
+  m.impl("row_sums", &row_sums_op);
 }
+
+TORCH_LIBRARY_IMPL(gemm_int8_CUDA, CPU, m) { m.impl("int8_matmul", &Ops::int8_matmul); }
 
 }  // namespace gemm_int8::torch_ops

@@ -3,14 +3,16 @@
 #include <torch/library.h>
 
 #include "gemm_int8/cuda.h"
-#include "matmul_common.h"
+#include "gemm_int8/row_sums_cuda.h"
+#include "ops_impl.h"
 
 namespace gemm_int8::torch_ops {
 namespace {
 
 // plan_cuda validates before touching CUDA state (a CPU tensor in the mix is
 // a clean ValueError); then workspace comes from the caching allocator and
-// the launch goes to the current stream of the tensors' device.
+// the launch goes to the current stream of the tensors' device. Epilogue
+// vectors travel as raw device pointers: nothing is read on the host.
 Status compute_cuda(const GemmProblem& problem) {
   Plan plan;
   GEMM_INT8_RETURN_IF_ERROR(plan_cuda(problem, &plan));
@@ -23,20 +25,27 @@ Status compute_cuda(const GemmProblem& problem) {
   return run_cuda(problem, plan, plan.workspace_bytes ? workspace.data_ptr() : nullptr,
                   plan.workspace_bytes, at::cuda::getCurrentCUDAStream(index).stream());
 }
+using Ops = GemmOps<compute_cuda>;
 
-at::Tensor matmul_cuda_op(const at::Tensor& x, const at::Tensor& y, double alpha) {
-  return matmul_new(x, y, alpha, compute_cuda);
-}
-
-void matmul_out_cuda_op(const at::Tensor& x, const at::Tensor& y, double alpha, at::Tensor& out) {
-  matmul_into(x, y, alpha, out, compute_cuda);
+at::Tensor row_sums_op(const at::Tensor& y) {
+  const MatrixView view = row_sums_input(y);
+  c10::cuda::CUDAGuard guard(y.device());
+  at::Tensor out = row_sums_output(y);
+  throw_if_error(row_sums_cuda(view, out.data_ptr<int32_t>(),
+                               at::cuda::getCurrentCUDAStream(y.get_device()).stream()));
+  return out;
 }
 
 }  // namespace
 
 TORCH_LIBRARY_IMPL(gemm_int8, CUDA, m) {
-  m.impl("matmul", &matmul_cuda_op);
-  m.impl("matmul_out", &matmul_out_cuda_op);
+  m.impl("matmul", &Ops::matmul);
+  m.impl("matmul_out", &Ops::matmul_out);
+  m.impl("scaled_mm", &Ops::scaled_mm);
+  m.impl("scaled_mm_out", &Ops::scaled_mm_out);
+  m.impl("row_sums", &row_sums_op);
 }
+
+TORCH_LIBRARY_IMPL(gemm_int8_CUDA, CUDA, m) { m.impl("int8_matmul", &Ops::int8_matmul); }
 
 }  // namespace gemm_int8::torch_ops

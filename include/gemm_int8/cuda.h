@@ -7,6 +7,7 @@
 #include <cstddef>
 
 #include "gemm_int8/config.h"
+#include "gemm_int8/plan_key.h"
 #include "gemm_int8/problem.h"
 #include "gemm_int8/status.h"
 
@@ -25,7 +26,7 @@ struct Staging {
 };
 
 struct Plan {
-  int64_t m = 0, n = 0, k = 0;  // the shape the plan was made for
+  PlanKey key;  // what the plan depends on; run_cuda refuses other problems
   DeviceInfo device;
   KernelConfig config;
   Staging staging;
@@ -37,8 +38,9 @@ struct Plan {
 // chooses a kernel. Cheap: device facts are cached per ordinal.
 Status plan_cuda(const GemmProblem& problem, Plan* plan);
 
-// Runs a plan made for this problem's shape. Launches on `stream` (which must
-// belong to the problem's device); never synchronizes.
+// Runs a plan made for a problem with the same PlanKey (shape, strides,
+// alignments, dtypes, epilogue form; the pointers may differ). Launches on
+// `stream` (which must belong to the problem's device); never synchronizes.
 Status run_cuda(const GemmProblem& problem, const Plan& plan, void* workspace,
                 size_t workspace_bytes, cudaStream_t stream);
 

@@ -5,6 +5,7 @@
 #include "gemm_int8/config.h"
 #include "gemm_int8/cpu.h"
 #include "gemm_int8/cuda.h"
+#include "gemm_int8/plan_key.h"
 #include "gemm_int8/problem.h"
 #include "gemm_int8/status.h"
 #include "gemm_int8/validate.h"

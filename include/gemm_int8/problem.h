@@ -55,12 +55,35 @@ struct BasicMatrixView {
 using MatrixView = BasicMatrixView<const void*>;
 using MutableMatrixView = BasicMatrixView<void*>;
 
-// What happens between the int32 accumulator and the stored output:
-//   out = round_to_out_dtype(float(acc) * alpha), all arithmetic in float32.
-// Later epilogues (per-row/per-column scales, bias, zero point, alpha read
-// from device memory) extend this struct; docs/design.md keeps the contract.
+// A strided vector: per-row or per-column epilogue operands (scales, bias,
+// zero points, row sums). Absent when data is null. size 1 is one value for
+// the whole tensor (a broadcast); otherwise the length the role requires.
+struct VectorView {
+  const void* data = nullptr;
+  DType dtype = DType::kFloat32;
+  Device device;
+  int64_t size = 0;
+  int64_t stride = 1;  // elements; validated to be 1 when size > 1
+  bool present() const { return data != nullptr; }
+  bool per_element() const { return size > 1; }
+};
+
+// What happens between the int32 accumulator and the stored output
+// (docs/design.md, "Epilogue"):
+//   out[m,n] = cast_out(xs[m] * ys[n] * float(acc[m,n] - x_zp[m] * y_sums[n]) + bias[n])
+// float32 arithmetic (the product and sum as one fused multiply-add), one
+// rounding to out's dtype. xs is x_scale (size 1 or M) or, without it, the
+// host float alpha; ys is y_scale (size 1 or N) or 1. Absent bias adds -0.0
+// (the additive identity, so -0.0 results keep their sign). int32 out is the
+// exact acc - x_zp * y_sums: no scale, alpha or bias may be given.
 struct Epilogue {
-  double alpha = 1.0;  // validated finite and within float32 range
+  double alpha = 1.0;       // validated finite and within float32 range
+  VectorView x_scale;       // float32, size 1 or M; excludes alpha != 1
+  VectorView y_scale;       // float32, size 1 or N
+  VectorView bias;          // size N: float32, or the out dtype (bfloat16, float16)
+  VectorView x_zero_point;  // int32, size 1 or M; needs y_sums
+  VectorView y_sums;        // int32, size N: the row sums of y
+
   float alpha_f32() const { return static_cast<float>(alpha); }
 };
 

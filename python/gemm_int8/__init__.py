@@ -4,7 +4,7 @@ from gemm_int8 import _library
 
 _library.load()
 
-from gemm_int8.ops import matmul  # noqa: E402
+from gemm_int8.ops import matmul, row_sums, scaled_mm  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["matmul", "__version__"]
+__all__ = ["matmul", "row_sums", "scaled_mm", "__version__"]

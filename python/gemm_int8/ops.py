@@ -1,65 +1,135 @@
-"""Python entry points and fake (meta) implementations of the gemm_int8 ops.
+"""Python entry points of the gemm_int8 ops.
 
-The C++ core validates real calls; the fake implementations below check only
-the metadata torch.compile and FakeTensor tracing need, with the same words.
+The C++ core validates real calls and names the offending argument; these
+wrappers only map Python arguments onto the ops (alpha's forms, out= against
+out_dtype). Fake (meta) implementations for torch.compile live in _fake.py.
 """
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 
-__all__ = ["matmul"]
+from gemm_int8 import _fake  # noqa: F401  (registers the fake implementations)
+
+__all__ = ["matmul", "row_sums", "scaled_mm"]
+
+
+def _name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def _check_out(out: torch.Tensor, out_dtype: torch.dtype) -> None:
+    if out.dtype != out_dtype:
+        raise TypeError(
+            f"out: expected {_name(out_dtype)}, got {_name(out.dtype)} "
+            f"(out_dtype is {_name(out_dtype)}; pass out_dtype={out.dtype} to write {out.dtype})"
+        )
 
 
 def matmul(
-    x: torch.Tensor, y: torch.Tensor, alpha: float = 1.0, *, out: torch.Tensor | None = None
+    x: torch.Tensor,
+    y: torch.Tensor,
+    alpha: float | torch.Tensor = 1.0,
+    *,
+    out_dtype: torch.dtype = torch.bfloat16,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """bfloat16 ``(x @ y.T) * alpha`` for int8 ``x`` (..., K) and ``y`` (N, K).
+    """``(x @ y.T) * alpha`` in ``out_dtype`` for int8 ``x`` (..., K) and ``y`` (N, K).
 
     The product accumulates exactly in int32; the accumulator is converted to
     float32, multiplied by ``alpha`` in float32 and rounded once (to nearest
-    even) to bfloat16. Works on CPU and CUDA tensors of any strides.
+    even) to ``out_dtype``. ``out_dtype=torch.int32`` returns the exact
+    accumulator (alpha must then be 1). Works on CPU and CUDA tensors of any
+    strides.
 
     Args:
         x: int8 tensor of shape (..., K).
         y: int8 tensor of shape (N, K).
-        alpha: finite scale applied in float32.
-        out: optional bfloat16 tensor of shape (..., N) to write into.
+        alpha: a finite Python float or int, or a one-element float32 tensor.
+            On the inputs' device it is read by the kernel (no host sync, so
+            CUDA graphs see new values on replay); a CPU tensor with CUDA
+            inputs is read on the host.
+        out_dtype: bfloat16, float16, float32 or int32.
+        out: optional tensor of ``out_dtype`` and shape (..., N) to write into.
 
     Returns:
-        bfloat16 tensor of shape (..., N) (``out`` if given).
+        tensor of shape (..., N) (``out`` if given).
     """
+    if isinstance(alpha, torch.Tensor):
+        if alpha.dtype != torch.float32 or alpha.numel() != 1:
+            raise TypeError(
+                "alpha: expected a one-element float32 tensor, got "
+                f"{_name(alpha.dtype)} of shape {list(alpha.shape)}"
+            )
+        if alpha.device != x.device and alpha.device.type != "cpu":
+            raise ValueError(f"alpha is on {alpha.device} but x is on {x.device}")
+        if alpha.device == x.device:
+            if out_dtype == torch.int32:
+                raise ValueError(
+                    "alpha: int32 output is the exact accumulator; a tensor alpha needs a "
+                    "floating out_dtype (bfloat16, float16 or float32)"
+                )
+            return scaled_mm(x, y, alpha.reshape(1), None, out_dtype=out_dtype, out=out)
+        alpha = alpha.item()  # a CPU tensor: reading it does not synchronize
+    elif isinstance(alpha, bool) or not isinstance(
+        alpha, (numbers.Real, torch.SymFloat, torch.SymInt)
+    ):
+        raise TypeError(
+            "alpha: expected a float, an int or a one-element float32 tensor, "
+            f"got {type(alpha).__name__}"
+        )
     if out is None:
-        return torch.ops.gemm_int8.matmul.default(x, y, float(alpha))
+        return torch.ops.gemm_int8.matmul.default(x, y, float(alpha), out_dtype=out_dtype)
+    _check_out(out, out_dtype)
     torch.ops.gemm_int8.matmul_out.default(x, y, float(alpha), out=out)
     return out
 
 
-def _check_meta(x: torch.Tensor, y: torch.Tensor) -> list:
-    torch._check(x.dim() >= 1, lambda: "x: expected a tensor of shape (..., K), got a 0-d tensor")
-    torch._check(
-        y.dim() == 2, lambda: f"y: expected a 2-D tensor of shape (N, K), got {tuple(y.shape)}"
-    )
-    torch._check(x.dtype == torch.int8, lambda: f"x: expected int8, got {x.dtype}")
-    torch._check(y.dtype == torch.int8, lambda: f"y: expected int8, got {y.dtype}")
-    torch._check(
-        x.shape[-1] == y.shape[1],
-        lambda: f"K mismatch: x has K={x.shape[-1]} columns but y has {y.shape[1]}",
-    )
-    return [*x.shape[:-1], y.shape[0]]
+def scaled_mm(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    x_scale: torch.Tensor | None,
+    y_scale: torch.Tensor | None,
+    *,
+    bias: torch.Tensor | None = None,
+    x_zero_point: torch.Tensor | None = None,
+    y_sums: torch.Tensor | None = None,
+    out_dtype: torch.dtype = torch.bfloat16,
+    out: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Scaled int8 GEMM with a fused epilogue, for int8 ``x`` (..., K) and ``y`` (N, K)::
+
+        out[m, n] = x_scale[m] * y_scale[n] * (acc[m, n] - x_zero_point[m] * y_sums[n]) + bias[n]
+
+    ``acc = x @ y.T`` is exact in int32; the zero-point correction wraps in
+    int32; the rest is float32 (``xs * ys`` rounded once, then one fused
+    multiply-add with the bias) and one rounding to ``out_dtype``. M is the
+    product of x's leading dimensions. Absent operands are neutral.
+
+    Args:
+        x_scale: float32 of shape (M,), (M, 1), (1,) or (), or None.
+        y_scale: float32 of shape (N,), (N, 1), (1,) or (), or None.
+        bias: (N,) float32 or ``out_dtype``.
+        x_zero_point: int32 (M,) or (1,); needs ``y_sums``.
+        y_sums: int32 (N,), the row sums of y (see :func:`row_sums`).
+        out_dtype: bfloat16, float16, float32 or int32 (int32: no scales or bias).
+        out: optional tensor of ``out_dtype`` and shape (..., N) to write into.
+
+    All tensors live on x's device; nothing is read on the host, so the call
+    is capturable in CUDA graphs.
+    """
+    kwargs = {"bias": bias, "x_zero_point": x_zero_point, "y_sums": y_sums}
+    if out is None:
+        return torch.ops.gemm_int8.scaled_mm.default(
+            x, y, x_scale, y_scale, out_dtype=out_dtype, **kwargs
+        )
+    _check_out(out, out_dtype)
+    torch.ops.gemm_int8.scaled_mm_out.default(x, y, x_scale, y_scale, out=out, **kwargs)
+    return out
 
 
-@torch.library.register_fake("gemm_int8::matmul")
-def _matmul_fake(x: torch.Tensor, y: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
-    return x.new_empty(_check_meta(x, y), dtype=torch.bfloat16)
-
-
-@torch.library.register_fake("gemm_int8::matmul_out")
-def _matmul_out_fake(
-    x: torch.Tensor, y: torch.Tensor, alpha: float = 1.0, *, out: torch.Tensor
-) -> None:
-    shape = _check_meta(x, y)
-    torch._check(out.dtype == torch.bfloat16, lambda: f"out: expected bfloat16, got {out.dtype}")
-    torch._check(
-        list(out.shape) == shape, lambda: f"out: expected shape {shape}, got {list(out.shape)}"
-    )
+def row_sums(y: torch.Tensor) -> torch.Tensor:
+    """int32 (N,) row sums of an int8 (N, K) tensor (any strides): ``y_sums`` for scaled_mm."""
+    return torch.ops.gemm_int8.row_sums.default(y)

@@ -2,13 +2,11 @@
 // alignment rules: staging x and y into 16-byte rows (odd K, strided views)
 // and unstaging a padded out. They run only for such operands, and the
 // unstage of unit-stride rows moves at copy bandwidth.
-#include <cuda_bf16.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <string>
 
-#include "kernels/launchers.h"
+#include "kernels/common/out_types.cuh"
 
 namespace gemm_int8::kernels {
 namespace {
@@ -56,28 +54,25 @@ __global__ void stage_int8_kernel(const int8_t* src, int64_t rows, int64_t cols,
 }
 
 // The generic copy, for an out view with a column stride (a transposed
-// view): one thread per element pair, rows on grid y.
-__global__ void unstage_bf16_kernel(const __nv_bfloat16* src, int64_t ld_src, int64_t rows,
-                                    int64_t cols, __nv_bfloat16* dst, int64_t rs, int64_t cs) {
-  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
-    const __nv_bfloat16* from = src + r * ld_src;
-    __nv_bfloat16* to = dst + r * rs;
-    for (int64_t c0 = (int64_t{blockIdx.x} * blockDim.x + threadIdx.x) * 2; c0 < cols;
-         c0 += int64_t{gridDim.x} * blockDim.x * 2) {
-      const __nv_bfloat162 pair = *reinterpret_cast<const __nv_bfloat162*>(from + c0);
-      to[c0 * cs] = pair.x;
-      if (c0 + 1 < cols) to[(c0 + 1) * cs] = pair.y;
-    }
-  }
+// view) or 4-byte elements (whose rows are always element-aligned, so plain
+// coalesced stores are as fast as any): one thread per element, rows on grid y.
+template <class T>
+__global__ void unstage_kernel(const T* src, int64_t ld_src, int64_t rows, int64_t cols, T* dst,
+                               int64_t rs, int64_t cs) {
+  for (int64_t r = blockIdx.y; r < rows; r += gridDim.y)
+    for (int64_t c = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; c < cols;
+         c += int64_t{gridDim.x} * blockDim.x)
+      dst[r * rs + c * cs] = src[r * ld_src + c];
 }
 
-// Rows into an out view with unit column stride and any pitch (a ragged N
-// leaves rows 2 bytes off a 4-byte boundary). A warp moves 256 elements per
+// 16-bit rows (bfloat16 or float16: only bits move) into an out view with
+// unit column stride and any pitch (a ragged N leaves rows 2 bytes off a
+// 4-byte boundary). A warp moves 256 elements per
 // step: 16-byte loads into shared memory (bytes in flight), then coalesced
 // 4-byte stores of element pairs, shifted by one element on rows that start
 // off a 4-byte boundary.
 constexpr int kChunk = 256;  // elements per warp step
-__global__ void unstage_rows_bf16_kernel(const __nv_bfloat16* src, int64_t ld_src, int64_t rows,
+__global__ void unstage_rows_16bit_kernel(const __nv_bfloat16* src, int64_t ld_src, int64_t rows,
                                          int64_t cols, __nv_bfloat16* dst, int64_t rs) {
   __shared__ alignas(16) __nv_bfloat16 buffer[kThreads / 32][kChunk + 8];
   const int lane = threadIdx.x % 32;
@@ -114,13 +109,20 @@ __global__ void unstage_rows_bf16_kernel(const __nv_bfloat16* src, int64_t ld_sr
   }
 }
 
-__global__ void fill_bf16_kernel(__nv_bfloat16* dst, int64_t rows, int64_t cols, int64_t rs,
-                                 int64_t cs, float value) {
-  const __nv_bfloat16 v = __float2bfloat16_rn(value);
+template <class Out>
+__global__ void fill_epilogue_kernel(Out* dst, int64_t rows, int64_t cols, int64_t rs, int64_t cs,
+                                     const EpilogueParams epilogue) {
   for (int64_t r = blockIdx.y; r < rows; r += gridDim.y)
     for (int64_t c = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; c < cols;
          c += int64_t{gridDim.x} * blockDim.x)
-      dst[r * rs + c * cs] = v;
+      dst[r * rs + c * cs] = epilogue_out<Out>(epilogue, 0, r, c);
+}
+
+template <class Half>
+__global__ void widen_kernel(const Half* src, int64_t n, int64_t stride, float* dst) {
+  for (int64_t i = int64_t{blockIdx.x} * blockDim.x + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x)
+    dst[i] = static_cast<float>(src[i * stride]);
 }
 
 }  // namespace
@@ -142,28 +144,49 @@ Status stage_int8(const MatrixView& src, int8_t* dst, int64_t rows_dst, int64_t 
   return launch_status("stage_int8");
 }
 
-Status unstage_bf16(const void* src, int64_t ld_src, const MutableMatrixView& dst,
-                    cudaStream_t stream) {
+Status unstage_out(const void* src, int64_t ld_src, const MutableMatrixView& dst,
+                   cudaStream_t stream) {
   if (dst.rows == 0 || dst.cols == 0) return {};
-  if (dst.col_stride == 1 || dst.cols == 1) {
+  if (dtype_size(dst.dtype) == 2 && (dst.col_stride == 1 || dst.cols == 1)) {
     const int64_t warps = (dst.cols + kChunk - 1) / kChunk;
-    unstage_rows_bf16_kernel<<<grid_for(dst.rows, warps * 32), kThreads, 0, stream>>>(
+    unstage_rows_16bit_kernel<<<grid_for(dst.rows, warps * 32), kThreads, 0, stream>>>(
         static_cast<const __nv_bfloat16*>(src), ld_src, dst.rows, dst.cols,
         static_cast<__nv_bfloat16*>(dst.data), dst.row_stride);
-    return launch_status("unstage_bf16");
+    return launch_status("unstage_out");
   }
-  unstage_bf16_kernel<<<grid_for(dst.rows, (dst.cols + 1) / 2), kThreads, 0, stream>>>(
-      static_cast<const __nv_bfloat16*>(src), ld_src, dst.rows, dst.cols,
-      static_cast<__nv_bfloat16*>(dst.data), dst.row_stride, dst.col_stride);
-  return launch_status("unstage_bf16");
+  const dim3 grid = grid_for(dst.rows, dst.cols);
+  if (dtype_size(dst.dtype) == 2)
+    unstage_kernel<<<grid, kThreads, 0, stream>>>(
+        static_cast<const uint16_t*>(src), ld_src, dst.rows, dst.cols,
+        static_cast<uint16_t*>(dst.data), dst.row_stride, dst.col_stride);
+  else
+    unstage_kernel<<<grid, kThreads, 0, stream>>>(
+        static_cast<const uint32_t*>(src), ld_src, dst.rows, dst.cols,
+        static_cast<uint32_t*>(dst.data), dst.row_stride, dst.col_stride);
+  return launch_status("unstage_out");
 }
 
-Status fill_bf16(const MutableMatrixView& dst, float value, cudaStream_t stream) {
+Status fill_epilogue(const MutableMatrixView& dst, const EpilogueParams& epilogue,
+                     cudaStream_t stream) {
   if (dst.rows == 0 || dst.cols == 0) return {};
-  fill_bf16_kernel<<<grid_for(dst.rows, dst.cols), kThreads, 0, stream>>>(
-      static_cast<__nv_bfloat16*>(dst.data), dst.rows, dst.cols, dst.row_stride, dst.col_stride,
-      value);
-  return launch_status("fill_bf16");
+  return with_out_type(dst.dtype, [&](auto out_type) {
+    using Out = decltype(out_type);
+    fill_epilogue_kernel<<<grid_for(dst.rows, dst.cols), kThreads, 0, stream>>>(
+        static_cast<Out*>(dst.data), dst.rows, dst.cols, dst.row_stride, dst.col_stride, epilogue);
+    return launch_status("fill_epilogue");
+  });
+}
+
+Status widen_to_float(const VectorView& src, float* dst, cudaStream_t stream) {
+  if (src.size == 0) return {};
+  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((src.size + kThreads - 1) / kThreads, 1024));
+  if (src.dtype == DType::kFloat16)
+    widen_kernel<<<blocks, kThreads, 0, stream>>>(static_cast<const __half*>(src.data), src.size,
+                                                  src.stride, dst);
+  else
+    widen_kernel<<<blocks, kThreads, 0, stream>>>(static_cast<const __nv_bfloat16*>(src.data),
+                                                  src.size, src.stride, dst);
+  return launch_status("widen_to_float");
 }
 
 }  // namespace gemm_int8::kernels

@@ -1,9 +1,7 @@
 // The SIMT family: one generic kernel on CUDA cores (dp4a), any strides, any
 // shape. It serves GPUs without int8 tensor cores (sm_75) and is the
 // reference GPU path the tests force with GEMM_INT8_FORCE_KERNEL=simt.
-#include <cuda_bf16.h>
-
-#include "kernels/launchers.h"
+#include "kernels/common/out_types.cuh"
 
 namespace gemm_int8::kernels {
 namespace {
@@ -33,9 +31,10 @@ __device__ void load_tile(const StridedInt8& a, int64_t row0, int64_t k0,
   }
 }
 
+template <class Out>
 __global__ void __launch_bounds__(kThreads)
-    simt_gemm_kernel(StridedInt8 x, StridedInt8 y, __nv_bfloat16* out, int64_t ors, int64_t ocs,
-                     float alpha, int64_t n_tiles, int64_t tiles) {
+    simt_gemm_kernel(StridedInt8 x, StridedInt8 y, Out* out, int64_t ors, int64_t ocs,
+                     const EpilogueParams epilogue, int64_t n_tiles, int64_t tiles) {
   __shared__ int xs[kPackedK][kTileM + 1];
   __shared__ int ys[kPackedK][kTileN + 1];
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
@@ -63,9 +62,8 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
         const int64_t m = m0 + ty * 4 + i, n = n0 + tx * 4 + j;
-        // Intrinsics pin the contract: exact-or-RNE int->float, one RNE multiply.
         if (m < x.rows && n < y.rows)
-          out[m * ors + n * ocs] = __float2bfloat16_rn(__fmul_rn(__int2float_rn(acc[i][j]), alpha));
+          out[m * ors + n * ocs] = epilogue_out<Out>(epilogue, acc[i][j], m, n);
       }
   }
 }
@@ -74,10 +72,10 @@ __global__ void __launch_bounds__(kThreads)
 
 cudaError_t probe_simt() {
   cudaFuncAttributes attr;
-  return cudaFuncGetAttributes(&attr, simt_gemm_kernel);
+  return cudaFuncGetAttributes(&attr, simt_gemm_kernel<__nv_bfloat16>);
 }
 
-Status launch_simt(const GemmProblem& p, cudaStream_t stream) {
+Status launch_simt(const GemmProblem& p, const EpilogueParams& epilogue, cudaStream_t stream) {
   const StridedInt8 x{static_cast<const int8_t*>(p.x.data), p.x.rows, p.x.cols, p.x.row_stride,
                       p.x.col_stride};
   const StridedInt8 y{static_cast<const int8_t*>(p.y.data), p.y.rows, p.y.cols, p.y.row_stride,
@@ -85,10 +83,13 @@ Status launch_simt(const GemmProblem& p, cudaStream_t stream) {
   const int64_t n_tiles = (p.n() + kTileN - 1) / kTileN;
   const int64_t tiles = ((p.m() + kTileM - 1) / kTileM) * n_tiles;
   const int grid = static_cast<int>(tiles < (1 << 20) ? tiles : (1 << 20));
-  simt_gemm_kernel<<<grid, kThreads, 0, stream>>>(x, y, static_cast<__nv_bfloat16*>(p.out.data),
-                                                  p.out.row_stride, p.out.col_stride,
-                                                  p.epilogue.alpha_f32(), n_tiles, tiles);
-  return launch_status("simt_gemm");
+  return with_out_type(p.out.dtype, [&](auto out_type) {
+    using Out = decltype(out_type);
+    simt_gemm_kernel<Out><<<grid, kThreads, 0, stream>>>(x, y, static_cast<Out*>(p.out.data),
+                                                         p.out.row_stride, p.out.col_stride,
+                                                         epilogue, n_tiles, tiles);
+    return launch_status("simt_gemm");
+  });
 }
 
 }  // namespace gemm_int8::kernels

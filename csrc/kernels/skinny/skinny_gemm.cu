@@ -1,5 +1,5 @@
-// The skinny family: out = bf16(float(x . y^T) * alpha) for small M, written
-// for memory bandwidth. y (the N x K weight) is streamed once from DRAM with
+// The skinny family: out = epilogue(x . y^T) for small M, written for
+// memory bandwidth. y (the N x K weight) is streamed once from DRAM with
 // 16-byte loads that bypass L1; x (M x K, a few KB) comes from L1/L2.
 //
 // mma.sync.m16n8k32 s8 puts y rows in the 16-row A operand and x rows in
@@ -9,25 +9,24 @@
 // [16t, 16t + 16) of its rows, and those 16 bytes feed two mmas, bytes
 // 16t+0..7 the first and 16t+8..15 the second. With that, every load of
 // either operand is one contiguous, aligned 16-byte access.
-#include <cuda_bf16.h>
-
 #include <string>
 
 #include "core/skinny_rows.h"
-#include "kernels/launchers.h"
+#include "kernels/common/out_types.cuh"
 
 namespace gemm_int8::kernels {
 namespace skinny {
 
+template <class Out>
 struct Params {
   int m, n, k;
   const int8_t* x;
   int64_t ld_x;
   const int8_t* y;
   int64_t ld_y;
-  __nv_bfloat16* out;
+  Out* out;
   int64_t out_row_stride, out_col_stride;
-  float alpha;
+  EpilogueParams epilogue;
 };
 
 constexpr int kChunkBytes = 64;  // K bytes per pair of m16n8k32 mmas
@@ -54,8 +53,8 @@ __device__ __forceinline__ void mma_s8(int (&c)[4], uint32_t a0, uint32_t a1, ui
 }
 
 // RowTiles x 16 rows of y, ColTiles x 8 rows of x per CTA; Warps split K.
-template <int RowTiles, int ColTiles, int Warps, int Unroll>
-__global__ void __launch_bounds__(Warps * 32) skinny_kernel(const Params p) {
+template <int RowTiles, int ColTiles, int Warps, int Unroll, class Out>
+__global__ void __launch_bounds__(Warps * 32) skinny_kernel(const Params<Out> p) {
   static_assert(Warps > 1, "the epilogue reads the accumulators from shared memory");
   constexpr int kAcc = RowTiles * ColTiles * 4;
   static_assert(Warps * kAcc * 32 * 4 <= 48 * 1024, "partial sums exceed static shared memory");
@@ -139,26 +138,25 @@ __global__ void __launch_bounds__(Warps * 32) skinny_kernel(const Params p) {
     const int row_m = m0 + 8 * j + 2 * (l & 3) + (q & 1);
     if (row_n < p.n && row_m < p.m)
       p.out[row_m * p.out_row_stride + row_n * p.out_col_stride] =
-          __float2bfloat16_rn(__fmul_rn(__int2float_rn(sum), p.alpha));
+          epilogue_out<Out>(p.epilogue, sum, row_m, row_n);
   }
 }
 
 template <int RowTiles, int ColTiles, int Warps, int Unroll>
 Status launch(const DenseGemm& g, int64_t out_col_stride, cudaStream_t stream) {
-  const Params p{g.m,      g.n,
-                 g.k,      g.x,
-                 g.ld_x,   g.y,
-                 g.ld_y,   static_cast<__nv_bfloat16*>(g.out),
-                 g.ld_out, out_col_stride,
-                 g.alpha};
   const int64_t blocks_n = (int64_t{g.n} + 16 * RowTiles - 1) / (16 * RowTiles);
   const int64_t blocks_m = (int64_t{g.m} + 8 * ColTiles - 1) / (8 * ColTiles);
   if (blocks_m > 65535)
     return Status::value_error("skinny: M = " + std::to_string(g.m) +
                                " is too large for this kernel");
   const dim3 grid(static_cast<unsigned>(blocks_n), static_cast<unsigned>(blocks_m));
-  skinny_kernel<RowTiles, ColTiles, Warps, Unroll><<<grid, Warps * 32, 0, stream>>>(p);
-  return launch_status("skinny_gemm");
+  return with_out_type(g.out_dtype, [&](auto out_type) {
+    using Out = decltype(out_type);
+    const Params<Out> p{g.m,      g.n,           g.k,        g.x, g.ld_x, g.y, g.ld_y,
+                        static_cast<Out*>(g.out), g.ld_out, out_col_stride, g.epilogue};
+    skinny_kernel<RowTiles, ColTiles, Warps, Unroll, Out><<<grid, Warps * 32, 0, stream>>>(p);
+    return launch_status("skinny_gemm");
+  });
 }
 
 using Launcher = Status (*)(const DenseGemm&, int64_t, cudaStream_t);

@@ -1,7 +1,7 @@
 // The sm90 family: CUTLASS 3.x int8 GEMM on Hopper (TMA loads, wgmma,
-// warp-specialized persistent kernels, thread-block clusters) with the alpha
-// epilogue written as an epilogue visitor tree. Included by one generated
-// translation unit per row of tile_configs.def.
+// warp-specialized persistent kernels, thread-block clusters) with the fused
+// epilogue of sm90_epilogues.cuh. Included by one generated translation unit
+// per row of tile_configs.def and output dtype.
 #pragma once
 
 #include <cutlass/cutlass.h>
@@ -13,6 +13,7 @@
 #include <cutlass/gemm/kernel/tile_scheduler.hpp>
 #include <type_traits>
 
+#include "kernels/common/out_tags.h"
 #include "kernels/cutlass_run.h"
 #include "kernels/sm90/sm90_epilogues.cuh"
 
@@ -29,8 +30,9 @@ struct Pingpong {
 using Persistent = cutlass::gemm::PersistentScheduler;
 
 template <int TileM, int TileN, int TileK, int ClusterM, int ClusterN, class Schedule, bool SwapAB,
-          class Store>
+          template <class, bool> class StoreKind, class ElementOut>
 struct TmaGemm {
+  using Store = StoreKind<ElementOut, SwapAB>;
   using TileShape = cute::Shape<cute::Int<TileM>, cute::Int<TileN>, cute::Int<TileK>>;
   using ClusterShape = cute::Shape<cute::Int<ClusterM>, cute::Int<ClusterN>, cute::_1>;
   // Swapped, the kernel's D (N x M) is out read column-major.
@@ -67,7 +69,7 @@ struct TmaGemm {
     hw.device_id = g.device;
     hw.sm_count = g.sm_count;
     typename CollectiveEpilogue::Arguments epilogue{};
-    Store::set(epilogue, g.alpha, g.out, stride_d);
+    Store::template set<TileShape>(epilogue, g, stride_d);
     return typename Gemm::Arguments{cutlass::gemm::GemmUniversalMode::kGemm,
                                     {SwapAB ? g.n : g.m, SwapAB ? g.m : g.n, g.k, 1},
                                     {a, stride_a, b, stride_b},
@@ -79,11 +81,11 @@ struct TmaGemm {
     return Gemm::get_workspace_size(arguments(g));
   }
 
-  // CUTLASS's can_implement asks for N % 8 == 0 because the TMA store's
-  // contiguous extent is N; the hardware needs only 16-byte strides and
-  // clips a ragged N itself, in loads and stores. The runner guarantees the
-  // strides (out is staged with an 8-aligned pitch), so the check runs on N
-  // rounded up and the kernel on the real N: y is never padded.
+  // CUTLASS's can_implement asks for an N of whole 16-byte units because the
+  // TMA store's contiguous extent is N; the hardware needs only 16-byte
+  // strides and clips a ragged N itself, in loads and stores. The runner
+  // guarantees the strides (out is staged with a 16-byte pitch), so the check
+  // runs on N rounded up and the kernel on the real N: y is never padded.
   static Status run(const char* name, const DenseGemm& g, void* workspace, cudaStream_t stream) {
     DenseGemm aligned = g;
     aligned.n = (g.n + kDenseAlignN - 1) / kDenseAlignN * kDenseAlignN;
@@ -94,12 +96,18 @@ struct TmaGemm {
 
 }  // namespace gemm_int8::kernels::sm90
 
-// One row of tile_configs.def becomes one launcher and one workspace query.
-#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap, store)           \
-  namespace gemm_int8::kernels::sm90 {                                                   \
-  using Gemm_##name = TmaGemm<tm, tn, tk, cm, cn, schedule, swap, store>;                \
-  Status launch_##name(const DenseGemm& g, void* workspace, cudaStream_t stream) {       \
-    return Gemm_##name::run("sm90_" #name, g, workspace, stream);                        \
-  }                                                                                      \
-  size_t workspace_##name(const DenseGemm& g) { return Gemm_##name::workspace_size(g); } \
+// One row of tile_configs.def and the output tag GEMM_INT8_OUT (defined by
+// the generated file) become one launcher and one workspace query.
+#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap, store)              \
+  namespace gemm_int8::kernels::sm90 {                                                      \
+  using GEMM_INT8_PASTE(Gemm_##name, GEMM_INT8_OUT) =                                       \
+      TmaGemm<tm, tn, tk, cm, cn, schedule, swap, store, cutlass_out::GEMM_INT8_OUT>;       \
+  Status GEMM_INT8_PASTE(launch_##name, GEMM_INT8_OUT)(const DenseGemm& g, void* workspace, \
+                                                       cudaStream_t stream) {               \
+    return GEMM_INT8_PASTE(Gemm_##name, GEMM_INT8_OUT)::run("sm90_" #name, g, workspace,    \
+                                                            stream);                        \
+  }                                                                                         \
+  size_t GEMM_INT8_PASTE(workspace_##name, GEMM_INT8_OUT)(const DenseGemm& g) {             \
+    return GEMM_INT8_PASTE(Gemm_##name, GEMM_INT8_OUT)::workspace_size(g);                  \
+  }                                                                                         \
   }
