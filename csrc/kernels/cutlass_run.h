@@ -20,13 +20,6 @@ using f32 = float;
 using i32 = int32_t;
 }  // namespace cutlass_out
 
-// The CUTLASS element type of each output tag (kernels/common/out_tags.h).
-namespace cutlass_out {
-using bf16 = cutlass::bfloat16_t;
-using f16 = cutlass::half_t;
-using f32 = float;
-using i32 = int32_t;
-}  // namespace cutlass_out
 
 // `check` is what can_implement sees; it differs from `args` only where the
 // caller knows better than CUTLASS's conservative checks (see sm90_gemm.cuh).
