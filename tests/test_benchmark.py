@@ -16,11 +16,23 @@ from pathlib import Path
 import gemm_int8
 import pytest
 import torch
-from gemm_int8.benchmark import cli, report, runner
+from gemm_int8.benchmark import cli, fused, report, runner
 from gemm_int8.benchmark import shapes as S
-from gemm_int8.benchmark.checks import check_output, exact_accumulator, scaled_bf16
+from gemm_int8.benchmark.checks import (
+    check_output,
+    exact_accumulator,
+    scaled_bf16,
+    scaled_epilogue,
+)
 from gemm_int8.benchmark.compare import compare, load_results
-from gemm_int8.benchmark.contenders import CONTENDERS, Contender, Expect, describe_failure
+from gemm_int8.benchmark.contenders import (
+    CONTENDERS,
+    Contender,
+    Expect,
+    Problem,
+    describe_failure,
+    select,
+)
 from gemm_int8.benchmark.progress import Progress
 from gemm_int8.benchmark.results import run_benchmark
 
@@ -367,3 +379,216 @@ def test_tune_rejects_bad_shapes_and_needs_a_gpu(capsys):
     if not torch.cuda.is_available():
         assert tune.main(["--shapes", "1x8x16", "--candidates", "auto"]) == 2
         assert "needs a CUDA GPU" in capsys.readouterr().err
+
+
+# --- fused-epilogue contenders (--epilogue) ----------------------------------------------------
+
+EPILOGUE = ["scaled_mm_bf16", "scaled_mm_fp16", "gemm_int8_i32"]
+EPILOGUE_TORCH = ["int_mm_epilogue_bf16", "int_mm_epilogue_fp16"]
+
+
+def _contender(name):
+    return next(c for c in CONTENDERS if c.name == name)
+
+
+def test_epilogue_contenders_are_opt_in():
+    for name in EPILOGUE + EPILOGUE_TORCH:
+        assert _contender(name).opt_in == "epilogue"
+    assert all(_contender(n).plain == "gemm_int8" for n in EPILOGUE)
+    assert all(_contender(n).plain is None for n in EPILOGUE_TORCH)
+    default = [c.name for c in select("cuda")]
+    assert not set(default) & set(EPILOGUE + EPILOGUE_TORCH)
+    chosen = [c.name for c in select("cuda", opt_ins={"epilogue"})]
+    assert set(default + EPILOGUE + EPILOGUE_TORCH) == set(chosen)
+    # torch._int_mm runs on CUDA only (as the plain _int_mm contenders); gemm_int8's on both.
+    assert [c.name for c in select("cpu", opt_ins={"epilogue"})] == [
+        "torch_bf16",
+        "gemm_int8",
+        *EPILOGUE,
+        "torch_int64",
+    ]
+    assert [c.name for c in select("cpu", ["scaled_mm_fp16"])] == ["scaled_mm_fp16"]
+    assert cli.build_parser().parse_args(["--epilogue"]).epilogue
+
+
+def test_epilogue_operands_are_deterministic():
+    x, y = _int8(40, 96), _int8(24, 96)
+    a, b = Problem(x, y, 0.5, seed=7).epilogue, Problem(x, y, 0.5, seed=7).epilogue
+    for t in (a.x_scale, a.y_scale, a.bias):
+        assert t.dtype == torch.float32
+    assert (a.x_scale.shape, a.y_scale.shape, a.bias.shape) == ((40,), (24,), (24,))
+    for u, v in ((a.x_scale, b.x_scale), (a.y_scale, b.y_scale), (a.bias, b.bias)):
+        assert torch.equal(u, v)
+    assert not torch.equal(a.x_scale, Problem(x, y, 0.5, seed=8).epilogue.x_scale)
+    assert bool((a.x_scale > 0).all() and (a.y_scale > 0).all())
+
+
+def test_epilogue_reference_is_scaled_mm_contract():
+    from reference import reference_scaled_mm
+
+    g = torch.Generator().manual_seed(2)
+    x, y = _int8(33, 3000, generator=g), _int8(20, 3000, generator=g)
+    e = Problem(x, y, 1.0).epilogue
+    acc = exact_accumulator(x, y)
+    for dtype in (torch.bfloat16, torch.float16, torch.float32):
+        want = scaled_epilogue(acc, e.x_scale, e.y_scale, e.bias, dtype)
+        brief = reference_scaled_mm(x, y, e.x_scale, e.y_scale, bias=e.bias, out_dtype=dtype)
+        assert torch.equal(want, brief)
+        got = gemm_int8.scaled_mm(x, y, e.x_scale, e.y_scale, bias=e.bias, out_dtype=dtype)
+        assert torch.equal(got, want)
+    # A float64 sum rounded again to float32 would land on a tie here and round to even
+    # (1 + 2**-22); fmaf rounds once: acc = 2**23 + 1, xs * ys = 2**-47 (1 - 2**-23), so the
+    # exact value is 1 + 2**-23 + 2**-24 - 2**-70, just below the tie.
+    x = torch.full((1, 513), -128, dtype=torch.int8)
+    x[0, -1] = 1
+    acc = exact_accumulator(x, x)
+    xs, ys = torch.tensor([2.0**-47 * (1 - 2.0**-23)]), torch.tensor([1.0])
+    for sign in (1.0, -1.0):
+        bias = torch.tensor([sign * (1 + 2.0**-23)])
+        want = scaled_epilogue(acc, sign * xs, ys, bias, torch.float32)
+        assert want.item() == sign * (1 + 2.0**-23)
+        got = gemm_int8.scaled_mm(x, x, sign * xs, ys, bias=bias, out_dtype=torch.float32)
+        assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("name", EPILOGUE + EPILOGUE_TORCH)
+def test_epilogue_contenders_pass_their_checks(name):
+    c = _contender(name)
+    x, y = _int8(24, 128), _int8(40, 128)  # M > 16, K and N multiples of 8: _int_mm's limits
+    problem = Problem(x, y, 0.25, seed=1)
+    acc = exact_accumulator(x, y)
+    out = c.make(problem)()
+    check = check_output(out, acc, 0.25, c.expect, epilogue=problem.epilogue)
+    assert check.ok, check.detail
+    assert check.method == ("bitwise" if name in EPILOGUE else "relative error")
+    if name in EPILOGUE_TORCH:
+        assert 0 < check.rel_error < c.expect.tolerance / 4  # roundings, not a lost term
+
+
+@pytest.mark.parametrize("name", ["scaled_mm_bf16", "scaled_mm_fp16", "int_mm_epilogue_bf16"])
+def test_epilogue_checks_flag_wrong_outputs(name):
+    c = _contender(name)
+    x, y = _int8(24, 128), _int8(40, 128)
+    problem = Problem(x, y, 0.25)
+    e, acc = problem.epilogue, exact_accumulator(x, y)
+    good = c.make(problem)()
+    no_bias = gemm_int8.scaled_mm(x, y, e.x_scale, e.y_scale, out_dtype=c.expect.dtype)
+    assert not check_output(no_bias, acc, 0.25, c.expect, epilogue=e).ok
+    plain = gemm_int8.matmul(x, y, 0.25, out_dtype=c.expect.dtype)  # alpha, not the epilogue
+    assert not check_output(plain, acc, 0.25, c.expect, epilogue=e).ok
+    if c.expect.exact:
+        bad = good.clone()
+        bad.view(torch.int16)[5, 6] ^= 1  # one ulp
+        result = check_output(bad, acc, 0.25, c.expect, epilogue=e)
+        assert not result.ok and result.mismatches == 1 and "(5, 6)" in result.detail
+    with pytest.raises(ValueError, match="Epilogue operands"):
+        check_output(good, acc, 0.25, c.expect)
+
+
+def _fused_doc(plain_us: float, fused_us: float, m: int) -> dict:
+    """A results document holding one shape, plain gemm_int8 and two contenders beside it."""
+    infos = [
+        {"name": "gemm_int8", "label": "gemm_int8", "plain": None, "expect": {}},
+        {"name": "f", "label": "fused", "plain": "gemm_int8", "expect": {"epilogue": True}},
+        {"name": "i", "label": "i32", "plain": "gemm_int8", "expect": {"epilogue": False}},
+    ]
+    entry = {"status": "ok", "median_us": fused_us, "vs_plain": fused_us / plain_us}
+    row = {
+        "shape": f"{m}x64x64",
+        "m": m,
+        "contenders": {
+            "gemm_int8": {"status": "ok", "median_us": plain_us},
+            "f": entry,
+            "i": dict(entry),
+        },
+    }
+    return {"contenders": infos, "results": [row]}
+
+
+@pytest.mark.parametrize(
+    "plain_us, fused_us, m, verdict",
+    [
+        (10.0, 10.9, 1, "within"),  # +9 %
+        (5.0, 5.9, 128, "within"),  # +18 %, but under 1 µs
+        (10.0, 11.5, 64, "OVER"),  # +15 % and 1.5 µs
+        (1000.0, 1049.0, 4096, "within"),
+        (1000.0, 1051.0, 4096, "OVER"),  # +5.1 %, and no µs allowance past decode
+        (20.0, 21.2, 256, "OVER"),  # +6 %: the µs allowance is for decode only
+    ],
+)
+def test_fused_budget_verdicts(plain_us, fused_us, m, verdict):
+    doc = _fused_doc(plain_us, fused_us, m)
+    rows = fused.rows(doc)
+    assert [r[1] for r in rows] == ["fused", "i32"]
+    assert rows[0][4] == f"{fused_us / plain_us:.3f}x" and rows[0][-1] == verdict
+    assert rows[1][-2:] == ["-", "-"]  # int32 out: a ratio, no target
+    s = fused.summary(doc, "f")
+    assert s["worst"] == pytest.approx(fused_us / plain_us) and s["shapes"] == 1
+    assert s["over_budget"] == ([doc["results"][0]["shape"]] if verdict == "OVER" else [])
+    assert fused.summary(doc, "i")["over_budget"] == []
+
+
+def test_fused_table_without_plain_timing():
+    doc = _fused_doc(10.0, 10.0, 1)
+    doc["results"][0]["contenders"]["f"] = {"status": "wrong", "detail": "x"}
+    del doc["results"][0]["contenders"]["i"]["vs_plain"]
+    rows = fused.rows(doc)
+    assert rows[0][3] == "WRONG" and rows[0][4] == "-" and rows[1][-1] == "-"
+    assert fused.summary(doc, "f") is None
+    assert fused.rows({"contenders": [], "results": doc["results"]}) == []
+
+
+def test_epilogue_run_reports_ratio_over_plain():
+    chosen = select("cpu", ["gemm_int8", *EPILOGUE])
+    settings = runner.Settings(reps=2, warmup=0, progress=False)
+    doc = run_benchmark(
+        settings, ["--epilogue"], "cpu", [S.Shape(8, 16, 32)], chosen, epilogue=True
+    )
+    assert doc["settings"]["epilogue"] is True
+    info = {c["name"]: c for c in doc["contenders"]}
+    assert info["scaled_mm_fp16"]["plain"] == "gemm_int8" and info["gemm_int8"]["plain"] is None
+    assert info["scaled_mm_fp16"]["expect"]["epilogue"] is True
+    assert info["gemm_int8_i32"]["expect"] == {
+        "dtype": "int32",
+        "exact": True,
+        "scaled": False,
+        "tolerance": None,
+        "epilogue": False,
+    }
+    entries = doc["results"][0]["contenders"]
+    plain_us = entries["gemm_int8"]["median_us"]
+    for name in EPILOGUE:
+        e = entries[name]
+        assert e["status"] == "ok" and e["check"]["detail"] == "bit-exact", e
+        assert e["vs_plain"] == pytest.approx(e["median_us"] / plain_us)
+        assert doc["summary"][name]["vs_plain"]["plain"] == "gemm_int8"
+    assert (
+        "vs_plain" not in entries["gemm_int8"] and doc["summary"]["gemm_int8"]["vs_plain"] is None
+    )
+    text, md = report.text_report(doc), report.markdown_report(doc)
+    assert "Fused epilogues: time over plain gemm_int8" in text and "/ plain" in text
+    assert "## Fused epilogues" in md and "| gemm_int8 scaled fp16 |" in md
+    assert "/ gemm_int8: geomean" in text
+
+
+def test_epilogue_cli_on_cpu(tmp_path, capsys):
+    assert _cpu_run(tmp_path, "--epilogue", "--no-plot", "--shapes", "4x32x64") == 0
+    out = capsys.readouterr().out
+    assert "gemm_int8 scaled bf16" in out and "Fused epilogues" in out
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert [c["name"] for c in doc["contenders"]] == [
+        "torch_bf16",
+        "gemm_int8",
+        *EPILOGUE,
+        "torch_int64",
+    ]
+
+
+def test_wrong_fused_contender_fails_the_command(tmp_path, monkeypatch, capsys):
+    def wrong(x, y, *args, out_dtype=torch.bfloat16, **kwargs):
+        return torch.zeros(x.shape[0], y.shape[0], dtype=out_dtype)
+
+    monkeypatch.setattr(gemm_int8, "scaled_mm", wrong)
+    argv = ["--contenders", "gemm_int8,scaled_mm_fp16", "--no-plot", "--shapes", "4x32x64"]
+    assert _cpu_run(tmp_path, *argv) == 1
+    assert "wrong answer on 4x32x64 (scaled_mm_fp16)" in capsys.readouterr().err

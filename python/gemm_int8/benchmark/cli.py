@@ -52,9 +52,10 @@ def _list_text() -> str:
         layers = ", ".join(f"{layer} {n}x{k}" for layer, n, k in model.linears())
         lines.append(f"  {name:12} {model.title}: {layers}")
     lines.append("contenders:")
+    width = max(len(c.name) for c in CONTENDERS)
     for c in CONTENDERS:
         extra = f" [--{c.opt_in}]" if c.opt_in else ""
-        lines.append(f"  {c.name:14} {'/'.join(c.devices):9} {c.description}{extra}")
+        lines.append(f"  {c.name:{width}} {'/'.join(c.devices):9} {c.description}{extra}")
     return "\n".join(lines)
 
 
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     device = _pick_device(args, parser)
     shapes, notes = resolve_shapes(args, device.type)
     try:
-        opt_ins = {"compile"} if args.compile else set()
+        opt_ins = {flag for flag in ("compile", "epilogue") if getattr(args, flag)}
         contenders = select(device.type, args.contenders, opt_ins)
     except ValueError as exc:
         parser.error(str(exc))
@@ -138,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     for note in notes:
         _say(note)
     settings = settings_from_args(args, device)
-    doc = run_benchmark(settings, argv, device, shapes, contenders, args.compile)
+    doc = run_benchmark(settings, argv, device, shapes, contenders, args.compile, args.epilogue)
     return _finish(args, doc, old)
 
 
@@ -166,10 +167,13 @@ def _finish(args, doc: dict, old: dict | None) -> int:
         written.append(out_dir / "compare.md")
     print("\nwrote " + ", ".join(str(p) for p in written))
 
+    # The library's own contenders: plain gemm_int8 and those measured against it.
+    ours = {"gemm_int8"} | {c["name"] for c in doc["contenders"] if c.get("plain")}
     wrong = [
-        r["shape"]
+        f"{r['shape']} ({name})"
         for r in doc["results"]
-        if r["contenders"].get("gemm_int8", {}).get("status") == "wrong"
+        for name in sorted(ours)
+        if r["contenders"].get(name, {}).get("status") == "wrong"
     ]
     if wrong:
         _say(f"ERROR: gemm_int8 gave a wrong answer on {', '.join(wrong)} (see the check column)")

@@ -1,6 +1,6 @@
 """What the benchmark races: one ``Contender`` entry per implementation.
 
-Adding an op (scaled_mm, an Int8Linear layer, ...) means adding one entry to
+Adding an op (an Int8Linear layer, ...) means adding one entry to
 ``CONTENDERS``: a ``make`` that turns the shared inputs into a zero-argument
 callable, and an ``Expect`` saying how its output is checked against the
 exact reference. Operand preparation (casts, transposes, weight packing)
@@ -9,29 +9,51 @@ happens in ``make``, outside the timed region, as it would at model load.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 
-__all__ = ["CONTENDERS", "Contender", "Expect", "Problem", "describe_failure", "select"]
+from gemm_int8.benchmark.epilogue import Epilogue, epilogue_operands
+from gemm_int8.benchmark.failures import describe_failure
+
+__all__ = [
+    "CONTENDERS",
+    "Contender",
+    "Epilogue",
+    "Expect",
+    "Problem",
+    "describe_failure",
+    "select",
+]
 
 
 @dataclass
 class Problem:
-    """The inputs every contender gets: int8 x (M, K), int8 y (N, K), float alpha."""
+    """The inputs every contender gets: int8 x (M, K), int8 y (N, K), float alpha.
+
+    Contenders with a fused epilogue also take ``epilogue``, drawn from ``seed``
+    and the shape on first use, so a shape sees the same scales whatever else runs.
+    """
 
     x: torch.Tensor
     y: torch.Tensor
     alpha: float
+    seed: int = 0
     _cache: dict = field(default_factory=dict, repr=False)
+    _epilogue: Epilogue | None = field(default=None, repr=False)
 
     def cast(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
         """x and y in ``dtype``, converted once per shape and shared between contenders."""
         if dtype not in self._cache:
             self._cache[dtype] = (self.x.to(dtype), self.y.to(dtype))
         return self._cache[dtype]
+
+    @property
+    def epilogue(self) -> Epilogue:
+        if self._epilogue is None:
+            self._epilogue = epilogue_operands(self.x, self.y, self.seed)
+        return self._epilogue
 
 
 @dataclass(frozen=True)
@@ -41,6 +63,8 @@ class Expect:
     exact: bit-for-bit equality with the exact result; otherwise relative
         (Frobenius) error at most ``tolerance``.
     scaled: the output includes alpha (acc * alpha) rather than being the bare acc.
+    epilogue: the output is x_scale[m] * y_scale[n] * acc + bias[n] over
+        ``Problem.epilogue`` (alpha unused); exact means scaled_mm's rounding.
     dtype: the output dtype.
     """
 
@@ -48,6 +72,7 @@ class Expect:
     exact: bool
     scaled: bool
     tolerance: float = 1e-2
+    epilogue: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +86,7 @@ class Contender:
     devices: tuple[str, ...] = ("cuda",)
     baseline: bool = False  # the one "vs bf16" speedups divide by
     opt_in: str | None = None  # run only when this CLI flag is given (e.g. "compile")
+    plain: str | None = None  # the contender this one adds work to: the report's "/ plain" ratio
 
 
 def _bf16(p: Problem):
@@ -86,6 +112,32 @@ def _gemm_int8(p: Problem):
     return lambda: gemm_int8.matmul(x, y, alpha)
 
 
+def _scaled_mm(dtype: torch.dtype):
+    def make(p: Problem):
+        import gemm_int8
+
+        x, y, e = p.x, p.y, p.epilogue
+        return lambda: gemm_int8.scaled_mm(x, y, e.x_scale, e.y_scale, bias=e.bias, out_dtype=dtype)
+
+    return make
+
+
+def _gemm_int8_i32(p: Problem):
+    import gemm_int8
+
+    x, y = p.x, p.y
+    return lambda: gemm_int8.matmul(x, y, out_dtype=torch.int32)
+
+
+def _int_mm_epilogue(dtype: torch.dtype):
+    def make(p: Problem):
+        yt, e = p.y.t(), p.epilogue
+        xs, ys, bias = e.x_scale[:, None], e.y_scale[None, :], e.bias
+        return lambda: (torch._int_mm(p.x, yt) * xs * ys + bias).to(dtype)
+
+    return make
+
+
 def _compiled(p: Problem):
     import torch._dynamo
 
@@ -109,6 +161,17 @@ def _int64(p: Problem):
 
 
 _BF16_EXACT = Expect(torch.bfloat16, exact=True, scaled=True)
+_INT32_EXACT = Expect(torch.int32, exact=True, scaled=False)
+
+
+def _epilogue_expect(dtype: torch.dtype, exact: bool) -> Expect:
+    # Non-exact: several float32 roundings then one to dtype; a few units of the
+    # last place of dtype (bf16 2**-8, fp16 2**-11) is ample, a lost bias or scale is not.
+    tolerance = 1e-2 if dtype == torch.bfloat16 else 2e-3
+    return Expect(dtype, exact=exact, scaled=False, tolerance=tolerance, epilogue=True)
+
+
+_EPILOGUE_TEXT = "x_scale (M,) per token, y_scale (N,) per channel, bias (N,), float32"
 
 CONTENDERS: list[Contender] = [
     Contender(
@@ -151,9 +214,60 @@ CONTENDERS: list[Contender] = [
         "int_mm",
         "torch._int_mm (i32)",
         "torch._int_mm(x, y.T) alone, int32 output (cuBLASLt)",
-        Expect(torch.int32, exact=True, scaled=False),
+        _INT32_EXACT,
         _int_mm,
         math="int8",
+    ),
+    Contender(
+        "scaled_mm_bf16",
+        "gemm_int8 scaled bf16",
+        f"gemm_int8.scaled_mm(x, y, x_scale, y_scale, bias=bias): {_EPILOGUE_TEXT}",
+        _epilogue_expect(torch.bfloat16, exact=True),
+        _scaled_mm(torch.bfloat16),
+        math="int8",
+        devices=("cuda", "cpu"),
+        opt_in="epilogue",
+        plain="gemm_int8",
+    ),
+    Contender(
+        "scaled_mm_fp16",
+        "gemm_int8 scaled fp16",
+        "gemm_int8.scaled_mm as scaled_mm_bf16, with out_dtype=torch.float16",
+        _epilogue_expect(torch.float16, exact=True),
+        _scaled_mm(torch.float16),
+        math="int8",
+        devices=("cuda", "cpu"),
+        opt_in="epilogue",
+        plain="gemm_int8",
+    ),
+    Contender(
+        "gemm_int8_i32",
+        "gemm_int8 (i32)",
+        "gemm_int8.matmul(x, y, out_dtype=torch.int32): the exact accumulator, no epilogue",
+        _INT32_EXACT,
+        _gemm_int8_i32,
+        math="int8",
+        devices=("cuda", "cpu"),
+        opt_in="epilogue",
+        plain="gemm_int8",
+    ),
+    Contender(
+        "int_mm_epilogue_bf16",
+        "torch._int_mm+epi bf16",
+        "(torch._int_mm(x, y.T) * x_scale[:, None] * y_scale[None, :] + bias).to(bfloat16)",
+        _epilogue_expect(torch.bfloat16, exact=False),
+        _int_mm_epilogue(torch.bfloat16),
+        math="int8",
+        opt_in="epilogue",
+    ),
+    Contender(
+        "int_mm_epilogue_fp16",
+        "torch._int_mm+epi fp16",
+        "int_mm_epilogue_bf16 with .to(float16) at the end",
+        _epilogue_expect(torch.float16, exact=False),
+        _int_mm_epilogue(torch.float16),
+        math="int8",
+        opt_in="epilogue",
     ),
     Contender(
         "torch_int64",
@@ -179,35 +293,3 @@ def select(device: str, names: list[str] | None = None, opt_ins: set[str] = froz
             )
         return [c for c in chosen if c.name in names]
     return [c for c in chosen if c.opt_in is None or c.opt_in in opt_ins]
-
-
-# Messages of torch._int_mm's shape checks (aten/src/ATen/native/cuda/Blas.cpp) -> table text.
-_KNOWN_REFUSALS = [
-    (re.compile(r"self\.size\(0\) needs to be greater than 16"), "M<=16"),
-    (re.compile(r"self\.size\(1\) needs to be greater than 0 and a multiple of 8"), "K%8!=0"),
-    (re.compile(r"mat2\.size\(1\) needs to be greater than 0 and a multiple of 8"), "N%8!=0"),
-    (re.compile(r"CUBLAS_STATUS_NOT_SUPPORTED"), "cuBLAS: not supported"),
-]
-
-
-def describe_failure(exc: BaseException) -> tuple[str, str]:
-    """(status, short reason) for an exception a contender raised on its first call.
-
-    "refused" is an op declining the shape or arguments (a synchronous check);
-    "failed" is anything else (out of memory, a CUDA fault, a compile error).
-    """
-    text = str(exc).strip()
-    for pattern, reason in _KNOWN_REFUSALS:
-        if pattern.search(text):
-            return "refused", reason
-    if isinstance(exc, torch.OutOfMemoryError):
-        return "failed", "out of memory"
-    first = text.splitlines()[0] if text else type(exc).__name__
-    first = first if len(first) <= 80 else first[:77] + "..."
-    if "CUDA error" in text or type(exc).__name__ == "AcceleratorError":
-        return "failed", first
-    if type(exc).__module__.startswith(("torch._dynamo", "torch._inductor")):
-        return "failed", f"compile: {first}"
-    if isinstance(exc, (RuntimeError, ValueError, TypeError, NotImplementedError)):
-        return "refused", first
-    return "failed", f"{type(exc).__name__}: {first}"

@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m gemm_int8.benchmark",
         description="Benchmarks gemm_int8.matmul against torch bf16 matmul, torch._int_mm and "
-        "(with --compile) Triton, checking every output against an exact reference.",
+        "(with --compile) Triton, and (with --epilogue) gemm_int8.scaled_mm against _int_mm "
+        "plus scale, bias and cast, checking every output against an exact reference.",
         epilog="Without --set/--shapes/--model: --set seed,decode. Without a CUDA GPU the CPU "
         "path runs small shapes. Details: docs/benchmark.md.",
     )
@@ -144,6 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help='add torch.compile(mode="max-autotune-no-cudagraphs") of _int_mm + scale '
         "+ cast (slow: autotunes every shape)",
+    )
+    r.add_argument(
+        "--epilogue",
+        action="store_true",
+        help="add the fused-epilogue contenders: gemm_int8.scaled_mm (per-token x per-channel "
+        "scales + bias, bf16 and fp16 out), gemm_int8.matmul int32 out, and _int_mm followed "
+        "by scale, bias and cast; the report adds their time over plain gemm_int8",
     )
     r.add_argument(
         "--reps",

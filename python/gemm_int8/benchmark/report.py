@@ -6,9 +6,12 @@ import json
 import math
 from pathlib import Path
 
+from gemm_int8.benchmark import fused
+from gemm_int8.benchmark.cells import format_table, geomean, md_escape, num, status_cell, us
+
 __all__ = [
     "SCHEMA",
-    "format_table",
+    "format_table",  # re-exported: --compare draws its table with it
     "markdown_report",
     "summarize_results",
     "text_report",
@@ -31,25 +34,6 @@ HEADERS = [
     "× mem floor",
     "check",
 ]
-
-
-def _us(v) -> str:
-    if v is None:
-        return "-"
-    return f"{v:.2f}" if v < 10 else f"{v:.1f}" if v < 1000 else f"{v:.0f}"
-
-
-def _num(v, spec: str, suffix: str = "") -> str:
-    return "-" if v is None else f"{v:{spec}}{suffix}"
-
-
-def _status_cell(e: dict) -> str:
-    status = e.get("status", "not run")
-    if status == "wrong":
-        return "WRONG"
-    if status in ("refused", "failed"):
-        return f"{status}: {e.get('detail', '?')}"
-    return status
 
 
 def _check_cell(e: dict) -> str:
@@ -75,50 +59,24 @@ def table_rows(doc: dict) -> list[list[str]]:
             ok = e.get("status") == "ok" and e.get("median_us") is not None
             shape = row["shape"] if i == 0 else ""
             if not ok:
-                rows.append([shape, labels[name], _status_cell(e)] + ["-"] * 7 + [_check_cell(e)])
+                rows.append([shape, labels[name], status_cell(e)] + ["-"] * 7 + [_check_cell(e)])
                 continue
             rows.append(
                 [
                     shape,
                     labels[name],
-                    _us(e["median_us"]),
-                    _us(e.get("iqr_us")),
-                    _us(e.get("min_us")),
-                    _us(e.get("max_us")),
-                    _num(e.get("tops"), ".1f"),
-                    _num(e.get("pct_peak"), ".1f", "%"),
-                    _num(e.get("speedup_vs_bf16"), ".2f", "x"),
-                    _num(e.get("time_over_mem_floor") if show_floor else None, ".2f", "x"),
+                    us(e["median_us"]),
+                    us(e.get("iqr_us")),
+                    us(e.get("min_us")),
+                    us(e.get("max_us")),
+                    num(e.get("tops"), ".1f"),
+                    num(e.get("pct_peak"), ".1f", "%"),
+                    num(e.get("speedup_vs_bf16"), ".2f", "x"),
+                    num(e.get("time_over_mem_floor") if show_floor else None, ".2f", "x"),
                     _check_cell(e),
                 ]
             )
     return rows
-
-
-def format_table(headers: list[str], rows: list[list[str]]) -> str:
-    """Fixed-width text table; columns after the first two are right-aligned numbers."""
-    widths = [
-        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)
-    ]
-
-    def line(cells):
-        parts = [
-            c.ljust(w) if i < 2 or i == len(cells) - 1 else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ]
-        return "  ".join(parts).rstrip()
-
-    out = [line(headers), line(["-" * w for w in widths])]
-    for r in rows:
-        if r[0] and len(out) > 2:
-            out.append("")  # a blank line between shapes
-        out.append(line(r))
-    return "\n".join(out)
-
-
-def _geomean(values: list[float]) -> float | None:
-    values = [v for v in values if v and v > 0]
-    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
 
 
 def summarize_results(doc: dict) -> dict:
@@ -132,8 +90,9 @@ def summarize_results(doc: dict) -> dict:
         speedups = [e.get("speedup_vs_bf16") for e in entries if e.get("speedup_vs_bf16")]
         summary[c["name"]] = {
             "status_counts": counts,
-            "geomean_speedup_vs_bf16": _geomean(speedups),
+            "geomean_speedup_vs_bf16": geomean(speedups),
             "shapes_with_speedup": len(speedups),
+            "vs_plain": fused.summary(doc, c["name"]),
         }
     return summary
 
@@ -174,19 +133,26 @@ def _summary_lines(doc: dict) -> list[str]:
         g = s["geomean_speedup_vs_bf16"]
         speed = f"geomean {g:.2f}x vs bf16 over {s['shapes_with_speedup']} shapes" if g else ""
         lines.append(f"{labels[name]}: {counts}{'; ' + speed if speed else ''}")
+        v = s.get("vs_plain")
+        if v:
+            over = v["over_budget"]
+            budget = f"; over budget on {len(over)}: {', '.join(over)}" if over else ""
+            lines[-1] += (
+                f"; / {labels.get(v['plain'], v['plain'])}: geomean {v['geomean']:.3f}x, "
+                f"worst {v['worst']:.3f}x at {v['worst_shape']}{budget}"
+            )
     return lines
 
 
 def text_report(doc: dict) -> str:
     parts = _header_lines(doc) + ["", format_table(HEADERS, table_rows(doc)), ""]
+    fused_rows = fused.rows(doc)
+    if fused_rows:
+        parts += [fused.title(doc), "", format_table(fused.HEADERS, fused_rows), ""]
     parts += _summary_lines(doc)
     if doc.get("stopped"):
         parts.append(f"RUN STOPPED EARLY: {doc['stopped']}")
     return "\n".join(parts)
-
-
-def _md_escape(cell: str) -> str:
-    return cell.replace("|", "\\|") or " "
 
 
 def markdown_report(doc: dict) -> str:
@@ -196,7 +162,13 @@ def markdown_report(doc: dict) -> str:
     out.append("| " + " | ".join(HEADERS) + " |")
     out.append("|" + "|".join(["---"] * 2 + ["---:"] * 8 + ["---"]) + "|")
     for r in table_rows(doc):
-        out.append("| " + " | ".join(_md_escape(c) for c in r) + " |")
+        out.append("| " + " | ".join(md_escape(c) for c in r) + " |")
+    fused_rows = fused.rows(doc)
+    if fused_rows:
+        out += ["", f"## {fused.title(doc)}", ""]
+        out.append("| " + " | ".join(fused.HEADERS) + " |")
+        out.append("|" + "|".join(["---"] * 2 + ["---:"] * 5 + ["---"]) + "|")
+        out += ["| " + " | ".join(md_escape(c) for c in r) + " |" for r in fused_rows]
     out += ["", "## Summary", ""] + [f"- {line}" for line in _summary_lines(doc)]
     if doc.get("stopped"):
         out += ["", f"**Run stopped early:** {doc['stopped']}"]
@@ -205,7 +177,8 @@ def markdown_report(doc: dict) -> str:
         "Columns: median, interquartile range, min and max of the per-call times; TOPS = 2MNK /"
         " median; % peak of the dense datasheet peak for the contender's math (int8, or bf16 for"
         " torch bf16); vs bf16 = bf16 median / this median; × mem floor = median / ((MK + NK +"
-        " 2MN) bytes / measured copy bandwidth), shown for memory-bound shapes. See"
+        " 2MN) bytes / measured copy bandwidth), shown for memory-bound shapes; / plain ="
+        " this median / plain gemm_int8's median, budget = what a fused epilogue may add. See"
         " docs/benchmark.md.",
         "",
     ]

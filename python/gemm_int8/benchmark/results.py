@@ -14,7 +14,8 @@ __all__ = ["run_benchmark", "settings_from_args"]
 
 REFERENCE = (
     "float32 GEMM over K-slices of 1024, slices summed in float64: exact for int8 inputs; "
-    "bf16 = round(float32(acc) * float32(alpha))"
+    "bf16 = round(float32(acc) * float32(alpha)); epilogue = round(fmaf(float32(x_scale[m] "
+    "* y_scale[n]), float32(acc), bias[n])), the fma emulated exactly (float64, round to odd)"
 )
 
 # Defaults that differ between the GPU benchmark and the CPU path.
@@ -48,16 +49,20 @@ def _contender_info(c) -> dict:
         "description": c.description,
         "math": c.math,
         "baseline": c.baseline,
+        "plain": c.plain,
         "expect": {
             "dtype": str(e.dtype).replace("torch.", ""),
             "exact": e.exact,
             "scaled": e.scaled,
             "tolerance": None if e.exact else e.tolerance,
+            "epilogue": e.epilogue,
         },
     }
 
 
-def run_benchmark(settings, argv: list[str], device, shapes, contenders, compile_=False) -> dict:
+def run_benchmark(
+    settings, argv: list[str], device, shapes, contenders, compile_=False, epilogue=False
+) -> dict:
     """Runs the benchmark and returns the results document written to the JSON file."""
     device = torch.device(device)
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -66,7 +71,12 @@ def run_benchmark(settings, argv: list[str], device, shapes, contenders, compile
         "schema": SCHEMA,
         "created": created,
         "command": ["python", "-m", "gemm_int8.benchmark", *argv],
-        "settings": {**settings.as_dict(), "device": str(device), "compile": bool(compile_)},
+        "settings": {
+            **settings.as_dict(),
+            "device": str(device),
+            "compile": bool(compile_),
+            "epilogue": bool(epilogue),
+        },
         # Collected after the run, so the clocks read are those of a warm GPU.
         "environment": collect_environment(device),
         "device": out["device"],

@@ -79,7 +79,11 @@ def _run_shape(shape, contenders, settings, device, timer) -> dict:
     except torch.OutOfMemoryError:
         note = {"status": "failed", "detail": "out of memory (inputs or reference)"}
         return {c.name: dict(note) for c in contenders}
-    problem = Problem(x, y, settings.alpha)
+    problem = Problem(x, y, settings.alpha, settings.seed)
+
+    def verify(out, c: Contender):
+        epilogue = problem.epilogue if c.expect.epilogue else None
+        return check_output(out, acc, settings.alpha, c.expect, want, epilogue)
 
     fns = {}
     for c in contenders:
@@ -93,7 +97,7 @@ def _run_shape(shape, contenders, settings, device, timer) -> dict:
             _check_device(device)
             entries[c.name] = _failure(exc)
             continue
-        check = check_output(out, acc, settings.alpha, c.expect, want)
+        check = verify(out, c)
         del out
         if check.ok:
             entries[c.name] = {"status": "ok", "detail": check.detail, "check": check.as_dict()}
@@ -120,7 +124,7 @@ def _run_shape(shape, contenders, settings, device, timer) -> dict:
         by_name = {c.name: c for c in contenders}
         for name, out in last.items():
             # The last timed call is checked too: a race or a stale buffer shows up here.
-            check = check_output(out, acc, settings.alpha, by_name[name].expect, want)
+            check = verify(out, by_name[name])
             if not check.ok:
                 entries[name] = {
                     "status": "wrong",
@@ -135,7 +139,7 @@ def _run_shape(shape, contenders, settings, device, timer) -> dict:
 
 
 def _add_figures(row: dict, contenders: list[Contender], device_info: dict) -> None:
-    """TOPS, % of peak, speedup over the baseline, and the memory floor for one shape."""
+    """TOPS, % of peak, speedup over the baseline, the memory floor and the cost over plain."""
     flops, nbytes = 2 * row["m"] * row["n"] * row["k"], row["min_bytes"]
     peaks = device_info.get("peak_tops") or {}
     bw = device_info["copy_bandwidth"]["gb_per_s"]
@@ -156,6 +160,10 @@ def _add_figures(row: dict, contenders: list[Contender], device_info: dict) -> N
         e["pct_peak"] = 100 * e["tops"] / peaks[c.math] if c.math in peaks else None
         e["speedup_vs_bf16"] = base_us / t if base_us else None
         e["time_over_mem_floor"] = t / row["mem_floor_us"]
+        if c.plain is not None:
+            plain = row["contenders"].get(c.plain, {})
+            plain_us = plain.get("median_us") if plain.get("status") == "ok" else None
+            e["vs_plain"] = t / plain_us if plain_us else None
 
 
 def describe_device(device: torch.device) -> dict:
