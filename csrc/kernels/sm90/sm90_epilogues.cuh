@@ -220,11 +220,12 @@ struct RowStore {
       auto finished = make_fragment_like<Element>(accumulators);
       CUTLASS_PRAGMA_UNROLL
       for (int i = 0; i < size(accumulators); ++i) {
-        const int m = m0 + get<0>(coords(i)), n = n0 + get<1>(coords(i));
-        // Outside the problem nothing is stored: skip the vector loads.
-        if (m >= m_end || n >= n_end)
-          finished(i) = Element{};
-        else if constexpr (std::is_same_v<Element, int32_t>)
+        // Elements outside the problem are never stored; clamping their
+        // coordinates keeps the loads in bounds without a branch, so the
+        // compiler can share one load among the elements of a row or column.
+        const int m = min(m0 + get<0>(coords(i)), m_end - 1);
+        const int n = min(n0 + get<1>(coords(i)), n_end - 1);
+        if constexpr (std::is_same_v<Element, int32_t>)
           finished(i) = epilogue_.corrected(accumulators(i), m, n);
         else
           finished(i) = cast(epilogue_.apply(accumulators(i), m, n));
