@@ -20,7 +20,6 @@ using f32 = float;
 using i32 = int32_t;
 }  // namespace cutlass_out
 
-
 // `check` is what can_implement sees; it differs from `args` only where the
 // caller knows better than CUTLASS's conservative checks (see sm90_gemm.cuh).
 template <typename Operator>
