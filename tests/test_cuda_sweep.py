@@ -114,3 +114,52 @@ def test_ragged_n_into_an_odd_pitch_keeps_signed_zeros(monkeypatch, kernel, m, n
     assert_bitwise_equal(out, reference_matmul(x, y, -0.75), f"{m}x{n}x{k}")
     out.fill_(float("nan"))
     assert bool(buffer.isnan().all()), "wrote outside the out view"
+
+
+EPILOGUE_OUT = [torch.bfloat16, torch.float16, torch.float32, torch.int32]
+
+
+def _full_epilogue(m, n, k, out_dtype, gen):
+    """x, y and every epilogue operand (per-row scales, bias, zero point) on the GPU."""
+    x = torch.randint(-128, 128, (m, k), dtype=torch.int8, generator=gen)
+    y = torch.randint(-128, 128, (n, k), dtype=torch.int8, generator=gen)
+    kw = {
+        "x_zero_point": torch.randint(-128, 128, (m,), dtype=torch.int32, generator=gen),
+        "y_sums": y.to(torch.int32).sum(1, dtype=torch.int32),
+    }
+    if out_dtype != torch.int32:
+        kw["x_scale"] = (torch.rand(m, generator=gen) - 0.5) / 64
+        kw["y_scale"] = (torch.rand(n, generator=gen) - 0.5) / 64
+        kw["bias"] = (torch.randn(n, generator=gen) * 8).to(
+            torch.float32 if out_dtype == torch.float32 else out_dtype
+        )
+    return x, y, kw
+
+
+@requires_cuda
+@pytest.mark.parametrize("out_dtype", EPILOGUE_OUT, ids=str)
+@pytest.mark.parametrize("family,row", _config_rows())
+def test_every_config_row_full_epilogue(monkeypatch, family, row, out_dtype):
+    """Every row of every table, every out dtype, every epilogue operand, odd pitches included."""
+    from reference import reference_scaled_mm
+
+    capability = torch.cuda.get_device_capability()
+    if (family == "sm90" and capability != (9, 0)) or (
+        family in ("sm80", "skinny") and capability < (8, 0)
+    ):
+        pytest.skip(f"{family} does not run on sm_{capability[0]}{capability[1]}")
+    monkeypatch.setenv("GEMM_INT8_FORCE_KERNEL", row)
+    seed = int.from_bytes(os.urandom(4), "little")
+    gen = torch.Generator().manual_seed(seed)
+    for m, n, k in [(1, 520, 256), (17, 200, 96), (300, 520, 1000), (129, 4097, 4095)]:
+        x, y, kw = _full_epilogue(m, n, k, out_dtype, gen)
+        expected = reference_scaled_mm(x, y, out_dtype=out_dtype, **kw)
+        dev = {name: v.cuda() for name, v in kw.items()}
+        xs, ys = dev.pop("x_scale", None), dev.pop("y_scale", None)
+        # An out view one element in from a NaN/poisoned buffer: odd pitch and offset.
+        buffer = torch.full((m + 2, n + 3), -7, dtype=out_dtype, device="cuda")
+        out = buffer[1 : m + 1, 1 : n + 1]
+        gemm_int8.scaled_mm(x.cuda(), y.cuda(), xs, ys, out_dtype=out_dtype, out=out, **dev)
+        assert_bitwise_equal(out.cpu(), expected, f"{row} {out_dtype} seed={seed} {m}x{n}x{k}")
+        out.fill_(-7)
+        assert bool((buffer == -7).all()), f"{row}: wrote outside the out view"
