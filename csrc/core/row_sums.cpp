@@ -3,20 +3,10 @@
 #include <sstream>
 #include <string>
 
+#include "core/messages.h"
+
 namespace gemm_int8 {
-namespace {
-
-template <typename... Parts>
-std::string cat(const Parts&... parts) {
-  std::ostringstream os;
-  (os << ... << parts);
-  return os.str();
-}
-
-// Same bound as validate(): offsets stay inside int64.
-constexpr int64_t kMaxExtent = int64_t{1} << 40;
-
-}  // namespace
+namespace {}  // namespace
 
 Status validate_row_sums(const MatrixView& y, const int32_t* out) {
   if (y.dtype != DType::kInt8)

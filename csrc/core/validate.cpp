@@ -7,15 +7,10 @@
 #include <string>
 #include <utility>
 
+#include "core/messages.h"
+
 namespace gemm_int8 {
 namespace {
-
-template <typename... Parts>
-std::string cat(const Parts&... parts) {
-  std::ostringstream os;
-  (os << ... << parts);
-  return os.str();
-}
 
 template <typename View>
 std::string shape_of(const View& v) {
@@ -39,9 +34,6 @@ ByteRange byte_range(const View& v) {
   const auto begin = reinterpret_cast<uintptr_t>(v.data);
   return {begin, begin + (last + 1) * dtype_size(v.dtype)};
 }
-
-// Sizes and strides below 2^40 keep every offset computation inside int64.
-constexpr int64_t kMaxExtent = int64_t{1} << 40;
 
 template <typename View>
 Status check_view(const char* name, const View& v) {
@@ -82,7 +74,8 @@ Status check_no_internal_overlap(const MutableMatrixView& out) {
 }
 
 bool is_out_dtype(DType d) {
-  return d == DType::kBFloat16 || d == DType::kFloat16 || d == DType::kFloat32 || d == DType::kInt32;
+  return d == DType::kBFloat16 || d == DType::kFloat16 || d == DType::kFloat32 ||
+         d == DType::kInt32;
 }
 
 // A per-tensor (size 1) or per-row (size `rows`, `what` names the rows)
@@ -91,15 +84,14 @@ Status check_vector(const char* name, const VectorView& v, DType dtype, int64_t 
                     const char* what, bool allow_single, const Device& device) {
   if (!v.present()) return {};
   if (v.dtype != dtype)
-    return Status::type_error(cat(name, ": expected ", dtype_name(dtype), ", got ",
-                                  dtype_name(v.dtype)));
+    return Status::type_error(
+        cat(name, ": expected ", dtype_name(dtype), ", got ", dtype_name(v.dtype)));
   const bool single_ok = allow_single && v.size == 1;
   if (v.size != rows && !single_ok)
     return Status::value_error(cat(name, ": expected ", allow_single ? "1 or " : "", rows,
                                    " values (", what, "), got ", v.size));
   if (v.size > 1 && v.stride != 1)
-    return Status::value_error(
-        cat(name, ": expected contiguous values, got stride ", v.stride));
+    return Status::value_error(cat(name, ": expected contiguous values, got stride ", v.stride));
   if (v.device != device)
     return Status::value_error(cat(name, " is on ", v.device, " but x is on ", device,
                                    "; all tensors must be on one device"));
@@ -127,8 +119,7 @@ Status check_epilogue(const GemmProblem& p) {
   GEMM_INT8_RETURN_IF_ERROR(
       check_vector("y_scale", e.y_scale, DType::kFloat32, p.n(), "one per row of y", true, d));
   if (e.bias.present()) {
-    const bool out_dtype_bias =
-        e.bias.dtype == p.out.dtype && p.out.dtype != DType::kInt32;
+    const bool out_dtype_bias = e.bias.dtype == p.out.dtype && p.out.dtype != DType::kInt32;
     const DType expected = out_dtype_bias ? p.out.dtype : DType::kFloat32;
     if (e.bias.dtype != expected)
       return Status::type_error(cat("bias: expected float32 or the output dtype ",
@@ -149,20 +140,23 @@ Status check_epilogue(const GemmProblem& p) {
     return Status::value_error(
         cat("alpha=", alpha, " and x_scale cannot both be given; fold alpha into x_scale"));
   if (p.out.dtype == DType::kInt32) {
-    const char* scaled = alpha != 1.0         ? "alpha"
+    const char* scaled = alpha != 1.0          ? "alpha"
                          : e.x_scale.present() ? "x_scale"
                          : e.y_scale.present() ? "y_scale"
                          : e.bias.present()    ? "bias"
                                                : nullptr;
     if (scaled)
-      return Status::value_error(cat(
-          scaled, ": int32 output is the exact accumulator; scales, alpha and bias need a "
-                  "floating output dtype (bfloat16, float16 or float32)"));
+      return Status::value_error(
+          cat(scaled,
+              ": int32 output is the exact accumulator; scales, alpha and bias need a "
+              "floating output dtype (bfloat16, float16 or float32)"));
   }
   const ByteRange out_bytes = byte_range(p.out);
-  const std::pair<const char*, const VectorView*> vectors[] = {
-      {"x_scale", &e.x_scale}, {"y_scale", &e.y_scale},           {"bias", &e.bias},
-      {"x_zero_point", &e.x_zero_point}, {"y_sums", &e.y_sums}};
+  const std::pair<const char*, const VectorView*> vectors[] = {{"x_scale", &e.x_scale},
+                                                               {"y_scale", &e.y_scale},
+                                                               {"bias", &e.bias},
+                                                               {"x_zero_point", &e.x_zero_point},
+                                                               {"y_sums", &e.y_sums}};
   for (const auto& [name, v] : vectors)
     if (out_bytes.overlaps(byte_range(*v)))
       return Status::value_error(
@@ -178,8 +172,8 @@ Status validate(const GemmProblem& p) {
   if (p.y.dtype != DType::kInt8)
     return Status::type_error(cat("y: expected int8, got ", dtype_name(p.y.dtype)));
   if (!is_out_dtype(p.out.dtype))
-    return Status::type_error(cat("out: expected bfloat16, float16, float32 or int32, got ",
-                                  dtype_name(p.out.dtype)));
+    return Status::type_error(
+        cat("out: expected bfloat16, float16, float32 or int32, got ", dtype_name(p.out.dtype)));
   GEMM_INT8_RETURN_IF_ERROR(check_view("x", p.x));
   GEMM_INT8_RETURN_IF_ERROR(check_view("y", p.y));
   GEMM_INT8_RETURN_IF_ERROR(check_view("out", p.out));
