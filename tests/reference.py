@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -97,3 +99,55 @@ def assert_bitwise_equal(actual: torch.Tensor, expected: torch.Tensor, what: str
 
 def random_int8(*shape: int, device: str = "cpu", generator: torch.Generator | None = None):
     return torch.randint(-128, 128, shape, dtype=torch.int8, device=device, generator=generator)
+
+
+def _scale_shape(x: torch.Tensor, granularity: str) -> list:
+    if granularity == "tensor":
+        return []
+    if granularity == "row":
+        return [*x.shape[:-1], 1]
+    return [1] * (x.dim() - 1) + [x.shape[-1]]
+
+
+def _f32(t: torch.Tensor) -> torch.Tensor:
+    """float64 -> float32 -> float64: one float32 rounding. For +, -, / of
+    float32 operands the float64 result rounded to float32 is the correctly
+    rounded float32 result (53 >= 2 * 24 + 2 bits)."""
+    return t.to(torch.float32).to(torch.float64)
+
+
+def _rint(t: torch.Tensor) -> torch.Tensor:
+    """Round half to even, NaN -> 0 (infinities are clamped by the caller)."""
+    return torch.nan_to_num(torch.round(t), nan=0.0)
+
+
+def reference_quantize(x: torch.Tensor, granularity: str = "row", asymmetric: bool = False):
+    """The rule of gemm_int8/quantize.h on the CPU in float64; returns (q, scale[, zp])."""
+    rows = math.prod(x.shape[:-1])
+    x2 = x.cpu().to(torch.float32).to(torch.float64).reshape(rows, x.shape[-1])
+    dims = {"tensor": (0, 1), "row": (1,), "col": (0,)}[granularity]
+    out_shape = [1 if d in dims else n for d, n in enumerate(x2.shape)]
+    empty = any(x2.shape[d] == 0 for d in dims)
+
+    def reduce(t, op):
+        return (
+            torch.zeros(out_shape, dtype=torch.float64) if empty else op(t, dim=dims, keepdim=True)
+        )
+
+    if not asymmetric:
+        scale = _f32(reduce(x2.abs(), torch.amax) / 127)
+        scale = torch.where(scale == 0, 1.0, scale)
+        q = _rint(_f32(x2 / scale)).clamp(-127, 127)
+        zp = None
+    else:
+        hi = torch.maximum(reduce(x2, torch.amax), torch.zeros(()))  # maximum keeps NaN
+        lo = torch.minimum(reduce(x2, torch.amin), torch.zeros(()))
+        scale = _f32(_f32(hi - lo) / 255)
+        scale = torch.where(scale == 0, 1.0, scale)
+        zp = (-128 - _rint(_f32(lo / scale)).clamp(-255, 0)).to(torch.int32)
+        q = (_rint(_f32(x2 / scale)).clamp(-512, 512) + zp).clamp(-128, 127)
+    shape = _scale_shape(x, granularity)
+    result = [q.to(torch.int8).reshape(x.shape), scale.to(torch.float32).reshape(shape)]
+    if asymmetric:
+        result.append(zp.reshape(shape))
+    return tuple(result)

@@ -152,6 +152,14 @@ at::Tensor gemm_new(const at::Tensor& x, const at::Tensor& y, const EpilogueArgs
   return out;
 }
 
+MatrixView matrix_view(const at::Tensor& t, const char* name) {
+  return to_view<MatrixView>(t, name);
+}
+
+MutableMatrixView mutable_matrix_view(const at::Tensor& t, const char* name) {
+  return to_view<MutableMatrixView>(t, name);
+}
+
 MatrixView row_sums_input(const at::Tensor& y) {
   TORCH_CHECK_VALUE(y.dim() == 2,
                     "y: expected a 2-D tensor of shape (N, K), got shape " + shape_str(y.sizes()));

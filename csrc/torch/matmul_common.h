@@ -40,6 +40,10 @@ void gemm_into(const at::Tensor& x, const at::Tensor& y, const EpilogueArgs& epi
 at::Tensor gemm_new(const at::Tensor& x, const at::Tensor& y, const EpilogueArgs& epilogue,
                     std::optional<at::ScalarType> out_dtype, const Compute& compute);
 
+// A 2-D tensor as a core view; `name` labels dtype and device errors.
+MatrixView matrix_view(const at::Tensor& t, const char* name);
+MutableMatrixView mutable_matrix_view(const at::Tensor& t, const char* name);
+
 // y (N, K) as a core view for row_sums, and the int32 (N,) result tensor.
 MatrixView row_sums_input(const at::Tensor& y);
 at::Tensor row_sums_output(const at::Tensor& y);

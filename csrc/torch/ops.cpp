@@ -22,6 +22,11 @@ TORCH_LIBRARY(gemm_int8, m) {
       "Tensor? x_zero_point=None, Tensor? y_sums=None, Tensor(a!) out) -> ()");
   // int32 (N,) row sums of an int8 (N, K) matrix: the y_sums of scaled_mm.
   m.def("row_sums(Tensor y) -> Tensor");
+  // float x (..., K) -> int8 values, float32 scales and (asymmetric) int32 zero
+  // points per tensor, row or col; the rule of gemm_int8/quantize.h.
+  m.def(
+      "quantize(Tensor x, str granularity=\"row\", *, bool asymmetric=False) -> "
+      "(Tensor, Tensor, Tensor?)");
 }
 
 // The original library's operator, so scripts written for it run unchanged.

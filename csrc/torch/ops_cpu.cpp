@@ -3,6 +3,7 @@
 #include "gemm_int8/cpu.h"
 #include "gemm_int8/row_sums.h"
 #include "ops_impl.h"
+#include "quantize_common.h"
 
 namespace gemm_int8::torch_ops {
 namespace {
@@ -17,6 +18,12 @@ at::Tensor row_sums_op(const at::Tensor& y) {
   return out;
 }
 
+QuantizeResult quantize_op(const at::Tensor& x, c10::string_view granularity, bool asymmetric) {
+  QuantizeCall call(x, std::string_view(granularity.data(), granularity.size()), asymmetric);
+  throw_if_error(quantize_cpu(call.problem));
+  return call.result();
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(gemm_int8, CPU, m) {
@@ -25,6 +32,7 @@ TORCH_LIBRARY_IMPL(gemm_int8, CPU, m) {
   m.impl("scaled_mm", &Ops::scaled_mm);
   m.impl("scaled_mm_out", &Ops::scaled_mm_out);
   m.impl("row_sums", &row_sums_op);
+  m.impl("quantize", &quantize_op);
 }
 
 TORCH_LIBRARY_IMPL(gemm_int8_CUDA, CPU, m) { m.impl("int8_matmul", &Ops::int8_matmul); }

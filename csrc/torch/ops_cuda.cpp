@@ -3,8 +3,10 @@
 #include <torch/library.h>
 
 #include "gemm_int8/cuda.h"
+#include "gemm_int8/quantize_cuda.h"
 #include "gemm_int8/row_sums_cuda.h"
 #include "ops_impl.h"
+#include "quantize_common.h"
 
 namespace gemm_int8::torch_ops {
 namespace {
@@ -36,6 +38,19 @@ at::Tensor row_sums_op(const at::Tensor& y) {
   return out;
 }
 
+// Tensor and column scales reduce into workspace from the caching allocator;
+// nothing is read back to the host.
+QuantizeResult quantize_op(const at::Tensor& x, c10::string_view granularity, bool asymmetric) {
+  c10::cuda::CUDAGuard guard(x.device());
+  QuantizeCall call(x, std::string_view(granularity.data(), granularity.size()), asymmetric);
+  const size_t bytes = quantize_cuda_workspace_bytes(call.problem);
+  at::Tensor workspace;
+  if (bytes > 0) workspace = at::empty({static_cast<int64_t>(bytes)}, x.options().dtype(at::kByte));
+  throw_if_error(quantize_cuda(call.problem, bytes ? workspace.data_ptr() : nullptr, bytes,
+                               at::cuda::getCurrentCUDAStream(x.get_device()).stream()));
+  return call.result();
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(gemm_int8, CUDA, m) {
@@ -44,6 +59,7 @@ TORCH_LIBRARY_IMPL(gemm_int8, CUDA, m) {
   m.impl("scaled_mm", &Ops::scaled_mm);
   m.impl("scaled_mm_out", &Ops::scaled_mm_out);
   m.impl("row_sums", &row_sums_op);
+  m.impl("quantize", &quantize_op);
 }
 
 TORCH_LIBRARY_IMPL(gemm_int8_CUDA, CUDA, m) { m.impl("int8_matmul", &Ops::int8_matmul); }

@@ -79,3 +79,33 @@ def _row_sums(y):
 @torch.library.register_fake("gemm_int8_CUDA::int8_matmul")
 def _int8_matmul(A, B, alpha):  # noqa: N803  (the original schema's names)
     return _new_out(A, B, None)
+
+
+_QUANTIZE_INPUTS = (torch.float32, torch.bfloat16, torch.float16)
+
+
+def quantize_scale_shape(x: torch.Tensor, granularity: str) -> list:
+    """The shape of quantize's scales: they broadcast against x."""
+    if granularity == "tensor":
+        return []
+    if granularity == "row":
+        return [*x.shape[:-1], 1]
+    return [1] * (x.dim() - 1) + [x.shape[-1]]
+
+
+@torch.library.register_fake("gemm_int8::quantize")
+def _quantize(x, granularity="row", *, asymmetric=False):
+    torch._check(
+        granularity in ("tensor", "row", "col"),
+        lambda: f"granularity: expected 'tensor', 'row' or 'col', got {granularity!r}",
+    )
+    torch._check(x.dim() >= 1, lambda: "x: expected a tensor of shape (..., K), got a 0-d tensor")
+    torch._check(
+        x.dtype in _QUANTIZE_INPUTS,
+        lambda: f"x: expected float32, bfloat16 or float16, got {x.dtype}",
+    )
+    shape = quantize_scale_shape(x, granularity)
+    q = x.new_empty(x.shape, dtype=torch.int8)
+    scales = x.new_empty(shape, dtype=torch.float32)
+    zero_points = x.new_empty(shape, dtype=torch.int32) if asymmetric else None
+    return q, scales, zero_points

@@ -13,7 +13,7 @@ import torch
 
 from gemm_int8 import _fake  # noqa: F401  (registers the fake implementations)
 
-__all__ = ["matmul", "row_sums", "scaled_mm"]
+__all__ = ["matmul", "quantize", "row_sums", "scaled_mm"]
 
 
 def _name(dtype: torch.dtype) -> str:
@@ -133,3 +133,42 @@ def scaled_mm(
 def row_sums(y: torch.Tensor) -> torch.Tensor:
     """int32 (N,) row sums of an int8 (N, K) tensor (any strides): ``y_sums`` for scaled_mm."""
     return torch.ops.gemm_int8.row_sums.default(y)
+
+
+def quantize(
+    x: torch.Tensor, granularity: str = "row", *, asymmetric: bool = False
+) -> tuple[torch.Tensor, ...]:
+    """Quantizes float ``x`` (..., K) to int8: ``(q, scale)``, or ``(q, scale, zero_point)``
+    when ``asymmetric``, such that ``x ~= (q - zero_point) * scale``.
+
+    Per group (``"tensor"``: all of x; ``"row"``: each row of K values, i.e.
+    per token; ``"col"``: each of the K columns), in float32 with one rounding
+    per operation and round-half-to-even ``rint``::
+
+        symmetric:  scale = max|x| / 127        q = clamp(rint(x / scale), -127, 127)
+        asymmetric: lo, hi = min(min x, 0), max(max x, 0)
+                    scale = (hi - lo) / 255     zp = clamp(-128 - rint(lo / scale), -128, 127)
+                    q = clamp(rint(x / scale) + zp, -128, 127)
+
+    A scale that comes out 0 (an empty or all-zero group) is 1, so q = zp
+    (0 when symmetric). NaN in a group gives it a NaN scale, inf an inf
+    scale (so the dequantized values are not finite either); ``rint(NaN)``
+    is 0.
+
+    Args:
+        x: float32, bfloat16 or float16, at least 1-D, any strides.
+        granularity: ``"tensor"``, ``"row"`` or ``"col"``.
+        asymmetric: use the full [-128, 127] range with an int32 zero point.
+
+    Returns:
+        q: int8 of x's shape. scale: float32 of shape () (tensor),
+        (..., 1) (row) or (1, ..., 1, K) (col), broadcasting against x.
+        zero_point (asymmetric only): int32 of scale's shape.
+
+    On CUDA the scales never leave the device (no host sync; capturable in
+    CUDA graphs); per-row quantization reads x once.
+    """
+    q, scale, zero_point = torch.ops.gemm_int8.quantize.default(
+        x, granularity, asymmetric=asymmetric
+    )
+    return (q, scale, zero_point) if asymmetric else (q, scale)

@@ -1,0 +1,184 @@
+#include "gemm_int8/quantize.h"
+
+#include <vector>
+
+#include "core/messages.h"
+#include "core/narrow_float.h"
+#include "core/quantize_math.h"
+
+namespace gemm_int8 {
+namespace {
+
+bool is_float_input(DType d) {
+  return d == DType::kFloat32 || d == DType::kBFloat16 || d == DType::kFloat16;
+}
+
+struct Range {
+  uintptr_t begin = 0, end = 0;
+  bool overlaps(const Range& o) const {
+    return begin != end && o.begin != o.end && begin < o.end && o.begin < end;
+  }
+};
+
+template <typename View>
+Range range_of(const View& v) {
+  if (v.rows == 0 || v.cols == 0) return {};
+  const auto begin = reinterpret_cast<uintptr_t>(v.data);
+  const auto last =
+      static_cast<uintptr_t>((v.rows - 1) * v.row_stride + (v.cols - 1) * v.col_stride);
+  return {begin, begin + (last + 1) * dtype_size(v.dtype)};
+}
+
+Range range_of(const void* data, int64_t count, size_t size) {
+  const auto begin = reinterpret_cast<uintptr_t>(data);
+  return {begin, begin + static_cast<uintptr_t>(count) * size};
+}
+
+template <typename View>
+Status check_strides(const char* name, const View& v) {
+  if (v.rows < 0 || v.cols < 0)
+    return Status::value_error(cat(name, ": negative shape (", v.rows, ", ", v.cols, ")"));
+  if (v.rows >= kMaxExtent || v.cols >= kMaxExtent || v.row_stride >= kMaxExtent ||
+      v.col_stride >= kMaxExtent)
+    return Status::value_error(cat(name, ": shape or strides exceed 2^40"));
+  if (v.row_stride < 0 || v.col_stride < 0)
+    return Status::value_error(
+        cat(name, ": negative strides (", v.row_stride, ", ", v.col_stride, ") are not supported"));
+  if (v.rows > 0 && v.cols > 0) {
+    if (v.data == nullptr) return Status::value_error(cat(name, ": data pointer is null"));
+    if (reinterpret_cast<uintptr_t>(v.data) % dtype_size(v.dtype) != 0)
+      return Status::value_error(cat(name, ": data pointer is not aligned to its ",
+                                     dtype_size(v.dtype), "-byte element size"));
+  }
+  return {};
+}
+
+template <typename T>
+float load(const void* base, int64_t offset);
+template <>
+float load<float>(const void* base, int64_t offset) {
+  return static_cast<const float*>(base)[offset];
+}
+template <>
+float load<uint16_t>(const void* base, int64_t offset) {  // bfloat16 bits
+  return bf16_bits_to_float(static_cast<const uint16_t*>(base)[offset]);
+}
+struct Half {};
+template <>
+float load<Half>(const void* base, int64_t offset) {
+  return half_bits_to_float(static_cast<const uint16_t*>(base)[offset]);
+}
+
+// Two passes over x: the statistics of every group, then the values.
+template <typename T, bool kAsymmetric>
+void quantize_host(const QuantizeProblem& p) {
+  const MatrixView& x = p.x;
+  const int64_t groups = quantize_groups(p);
+  auto group_of = [&](int64_t r, int64_t c) {
+    return p.granularity == Granularity::kTensor ? 0 : (p.granularity == Granularity::kRow ? r : c);
+  };
+  std::vector<QuantStats> stats(static_cast<size_t>(groups));
+  for (int64_t r = 0; r < x.rows; ++r)
+    for (int64_t c = 0; c < x.cols; ++c)
+      stats[group_of(r, c)].template add<kAsymmetric>(
+          load<T>(x.data, r * x.row_stride + c * x.col_stride));
+  std::vector<QuantParams> params(static_cast<size_t>(groups));
+  for (int64_t g = 0; g < groups; ++g) {
+    params[g] = quant_params<kAsymmetric>(stats[g]);
+    p.scales[g] = params[g].scale;
+    if (kAsymmetric) p.zero_points[g] = params[g].zero_point;
+  }
+  auto* q = static_cast<int8_t*>(p.q.data);
+  for (int64_t r = 0; r < x.rows; ++r)
+    for (int64_t c = 0; c < x.cols; ++c)
+      q[r * p.q.row_stride + c] = quantize_value<kAsymmetric>(
+          load<T>(x.data, r * x.row_stride + c * x.col_stride), params[group_of(r, c)]);
+}
+
+template <bool kAsymmetric>
+void dispatch_dtype(const QuantizeProblem& p) {
+  switch (p.x.dtype) {
+    case DType::kFloat32: return quantize_host<float, kAsymmetric>(p);
+    case DType::kBFloat16: return quantize_host<uint16_t, kAsymmetric>(p);
+    default: return quantize_host<Half, kAsymmetric>(p);
+  }
+}
+
+}  // namespace
+
+const char* granularity_name(Granularity granularity) {
+  switch (granularity) {
+    case Granularity::kTensor: return "tensor";
+    case Granularity::kRow: return "row";
+    case Granularity::kCol: return "col";
+  }
+  return "?";
+}
+
+int64_t quantize_groups(const QuantizeProblem& p) {
+  switch (p.granularity) {
+    case Granularity::kTensor: return 1;
+    case Granularity::kRow: return p.x.rows;
+    case Granularity::kCol: return p.x.cols;
+  }
+  return 0;
+}
+
+Status validate_quantize(const QuantizeProblem& p) {
+  if (!is_float_input(p.x.dtype))
+    return Status::type_error(
+        cat("x: expected float32, bfloat16 or float16, got ", dtype_name(p.x.dtype)));
+  if (p.q.dtype != DType::kInt8)
+    return Status::type_error(cat("q: expected int8, got ", dtype_name(p.q.dtype)));
+  if (p.granularity != Granularity::kTensor && p.granularity != Granularity::kRow &&
+      p.granularity != Granularity::kCol)
+    return Status::value_error("granularity: expected tensor, row or col");
+  GEMM_INT8_RETURN_IF_ERROR(check_strides("x", p.x));
+  GEMM_INT8_RETURN_IF_ERROR(check_strides("q", p.q));
+  if (p.q.rows != p.x.rows || p.q.cols != p.x.cols)
+    return Status::value_error(cat("q: expected x's shape (", p.x.rows, ", ", p.x.cols, "), got (",
+                                   p.q.rows, ", ", p.q.cols, ")"));
+  if (p.q.rows > 1 && p.q.cols > 0 && (p.q.col_stride != 1 || p.q.row_stride < p.q.cols))
+    return Status::value_error(
+        cat("q: expected rows of unit column stride that do not overlap, "
+            "got strides (",
+            p.q.row_stride, ", ", p.q.col_stride, ")"));
+  if (p.q.rows == 1 && p.q.cols > 1 && p.q.col_stride != 1)
+    return Status::value_error(cat("q: expected unit column stride, got ", p.q.col_stride));
+  if (p.q.device != p.x.device)
+    return Status::value_error(cat("q is on ", p.q.device, " but x is on ", p.x.device));
+  const int64_t groups = quantize_groups(p);
+  if (groups > 0 && p.scales == nullptr) return Status::value_error("scales: data pointer is null");
+  if (reinterpret_cast<uintptr_t>(p.scales) % sizeof(float) != 0)
+    return Status::value_error("scales: data pointer is not aligned to its 4-byte element size");
+  if (p.asymmetric && groups > 0 && p.zero_points == nullptr)
+    return Status::value_error("zero_points: required for asymmetric quantization");
+  if (!p.asymmetric && p.zero_points != nullptr)
+    return Status::value_error("zero_points: given for symmetric quantization");
+  if (reinterpret_cast<uintptr_t>(p.zero_points) % sizeof(int32_t) != 0)
+    return Status::value_error(
+        "zero_points: data pointer is not aligned to its 4-byte element size");
+  const Range x = range_of(p.x), q = range_of(p.q);
+  const Range scales = range_of(p.scales, groups, sizeof(float));
+  const Range zps = range_of(p.zero_points, p.asymmetric ? groups : 0, sizeof(int32_t));
+  if (q.overlaps(x)) return Status::value_error("q overlaps x in memory");
+  if (scales.overlaps(x) || scales.overlaps(q))
+    return Status::value_error("scales overlaps x or q in memory");
+  if (zps.overlaps(x) || zps.overlaps(q) || zps.overlaps(scales))
+    return Status::value_error("zero_points overlaps x, q or scales in memory");
+  return {};
+}
+
+Status quantize_cpu(const QuantizeProblem& problem) {
+  GEMM_INT8_RETURN_IF_ERROR(validate_quantize(problem));
+  if (problem.x.device.kind != Device::Kind::kHost)
+    return Status::value_error("x: quantize_cpu needs host memory");
+  if (problem.asymmetric) {
+    dispatch_dtype<true>(problem);
+  } else {
+    dispatch_dtype<false>(problem);
+  }
+  return {};
+}
+
+}  // namespace gemm_int8

@@ -1,0 +1,61 @@
+#include "quantize_common.h"
+
+#include <c10/util/Exception.h>
+
+#include <string>
+#include <vector>
+
+#include "matmul_common.h"
+
+namespace gemm_int8::torch_ops {
+namespace {
+
+Granularity parse_granularity(std::string_view name) {
+  if (name == "tensor") return Granularity::kTensor;
+  if (name == "row") return Granularity::kRow;
+  if (name == "col") return Granularity::kCol;
+  TORCH_CHECK_VALUE(
+      false, "granularity: expected 'tensor', 'row' or 'col', got '" + std::string(name) + "'");
+}
+
+std::vector<int64_t> scale_shape(const at::Tensor& x, Granularity granularity) {
+  std::vector<int64_t> shape;
+  if (granularity == Granularity::kTensor) return shape;
+  shape.assign(x.dim(), 1);
+  if (granularity == Granularity::kRow) {
+    for (int64_t i = 0; i + 1 < x.dim(); ++i) shape[i] = x.size(i);
+  } else {
+    shape.back() = x.size(-1);
+  }
+  return shape;
+}
+
+}  // namespace
+
+QuantizeCall::QuantizeCall(const at::Tensor& x, std::string_view granularity, bool asymmetric) {
+  const Granularity g = parse_granularity(granularity);
+  TORCH_CHECK_VALUE(x.dim() >= 1,
+                    "x: expected a tensor of shape (..., K), got a 0-d tensor; reshape it to (1,)");
+  int64_t rows = 1;
+  for (int64_t i = 0; i + 1 < x.dim(); ++i) rows *= x.size(i);
+  x2d = x.dim() == 2 ? x : x.reshape({rows, x.size(-1)});
+  problem.x = matrix_view(x2d, "x");  // names an unsupported dtype or device before allocating
+  q = at::empty(x.sizes(), x.options().dtype(at::kChar));
+  const auto shape = scale_shape(x, g);
+  scales = at::empty(shape, x.options().dtype(at::kFloat));
+  if (asymmetric) zero_points = at::empty(shape, x.options().dtype(at::kInt));
+  problem.q = mutable_matrix_view(q.view(x2d.sizes()), "q");
+  problem.scales = scales.numel() ? scales.data_ptr<float>() : nullptr;
+  problem.zero_points =
+      asymmetric && zero_points.numel() ? zero_points.data_ptr<int32_t>() : nullptr;
+  problem.granularity = g;
+  problem.asymmetric = asymmetric;
+}
+
+QuantizeResult QuantizeCall::result() const {
+  std::optional<at::Tensor> zp;
+  if (zero_points.defined()) zp = zero_points;
+  return {q, scales, zp};
+}
+
+}  // namespace gemm_int8::torch_ops

@@ -1,0 +1,29 @@
+// gemm_int8::quantize, shared by the CPU and CUDA implementations: the
+// outputs it allocates and the core problem over them. Dtypes, strides and
+// the rule itself are the core's (gemm_int8/quantize.h).
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <optional>
+#include <string_view>
+#include <tuple>
+
+#include "gemm_int8/quantize.h"
+
+namespace gemm_int8::torch_ops {
+
+using QuantizeResult = std::tuple<at::Tensor, at::Tensor, std::optional<at::Tensor>>;
+
+// x (..., K) is viewed (or, for strides no view allows, copied) as (M, K).
+// q has x's shape; scales (and zero points) broadcast against x: shape ()
+// for "tensor", (..., 1) for "row", (1, ..., 1, K) for "col".
+struct QuantizeCall {
+  at::Tensor x2d, q, scales, zero_points;
+  QuantizeProblem problem;
+
+  QuantizeCall(const at::Tensor& x, std::string_view granularity, bool asymmetric);
+  QuantizeResult result() const;
+};
+
+}  // namespace gemm_int8::torch_ops

@@ -1,0 +1,108 @@
+"""convert / unconvert: swap a model's nn.Linear layers for Int8Linear and back."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+
+import torch
+from torch import nn
+
+from gemm_int8.nn.linear import Int8Linear
+
+Filter = str | Iterable[str] | Callable[[str, nn.Module], bool] | None
+
+# The output projection of a language model is the most sensitive layer and is
+# often tied to the embedding, so it stays in float unless asked for.
+DEFAULT_EXCLUDE = (r"(^|\.)lm_head($|\.)",)
+
+
+def _matcher(spec: Filter, what: str) -> Callable[[str, nn.Module], bool]:
+    if callable(spec):
+        return spec
+    patterns = [spec] if isinstance(spec, str) else list(spec)
+    for p in patterns:
+        if not isinstance(p, str):
+            raise TypeError(
+                f"{what}: expected a regular expression, a list of them or a callable "
+                f"(name, module) -> bool, got an item of type {type(p).__name__}"
+            )
+    compiled = [re.compile(p) for p in patterns]
+    return lambda name, _module: any(c.search(name) for c in compiled)
+
+
+def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    setattr(model.get_submodule(parent_name), child, new)
+
+
+def convert(model: nn.Module, *, include: Filter = None, exclude: Filter = None) -> list[str]:
+    """Replaces ``model``'s nn.Linear layers by :class:`Int8Linear`, in place.
+
+    A layer is converted when its qualified name (as in ``named_modules()``)
+    matches ``include`` and not ``exclude``. Each filter is a regular
+    expression (``re.search`` on the name), a list of them, or a callable
+    ``(name, module) -> bool``. ``include=None`` takes every layer;
+    ``exclude=None`` leaves out layers whose name has an ``lm_head``
+    component (pass ``exclude=()`` to convert those too).
+
+    Only exact nn.Linear modules are converted: subclasses (such as
+    MultiheadAttention's ``out_proj``, whose weight its parent reads directly)
+    are left alone. A layer shared under several names becomes one shared
+    Int8Linear.
+
+    Returns:
+        the names of the converted layers, in ``named_modules()`` order.
+    """
+    if type(model) is nn.Linear:
+        raise TypeError(
+            "model: convert replaces submodules in place; for a single nn.Linear use "
+            "Int8Linear.from_linear"
+        )
+    wanted = _matcher(include, "include") if include is not None else None
+    unwanted = _matcher(DEFAULT_EXCLUDE if exclude is None else exclude, "exclude")
+    converted: dict[int, Int8Linear] = {}
+    names = []
+    for name, module in list(model.named_modules(remove_duplicate=False)):
+        if type(module) is not nn.Linear:
+            continue
+        if (wanted is not None and not wanted(name, module)) or unwanted(name, module):
+            continue
+        if id(module) not in converted:
+            converted[id(module)] = Int8Linear.from_linear(module)
+        _replace(model, name, converted[id(module)])
+        names.append(name)
+    return names
+
+
+@torch.no_grad()
+def unconvert(model: nn.Module) -> list[str]:
+    """Replaces every :class:`Int8Linear` of ``model`` by an nn.Linear holding its
+    dequantized weight (``weight * weight_scale``, in the layer's ``float_dtype``)
+    and bias, in place. Returns the names of the replaced layers."""
+    if isinstance(model, Int8Linear):
+        raise TypeError(
+            "model: unconvert replaces submodules in place; for a single Int8Linear use "
+            "dequantize_weight()"
+        )
+    restored: dict[int, nn.Linear] = {}
+    names = []
+    for name, module in list(model.named_modules(remove_duplicate=False)):
+        if not isinstance(module, Int8Linear):
+            continue
+        if id(module) not in restored:
+            dtype = module.float_dtype
+            linear = nn.Linear(
+                module.in_features,
+                module.out_features,
+                bias=module.bias is not None,
+                device="meta",
+                dtype=dtype,
+            )
+            linear.weight = nn.Parameter(module.dequantize_weight(dtype))
+            if module.bias is not None:
+                linear.bias = nn.Parameter(module.bias.to(dtype, copy=True))
+            restored[id(module)] = linear
+        _replace(model, name, restored[id(module)])
+        names.append(name)
+    return names

@@ -1,0 +1,150 @@
+"""Int8Linear: nn.Linear with an int8 weight and per-token int8 activations."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from gemm_int8.ops import quantize, scaled_mm
+
+_FLOAT_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
+
+def _check_float(dtype: torch.dtype, what: str) -> None:
+    if dtype not in _FLOAT_DTYPES:
+        name = str(dtype).removeprefix("torch.")
+        raise TypeError(f"{what}: expected float32, bfloat16 or float16, got {name}")
+
+
+class Int8Linear(nn.Module):
+    """A drop-in for :class:`torch.nn.Linear` computing ``x @ W.T + b`` in int8 (W8A8).
+
+    The weight is stored as int8 (N, K) with one float32 scale per output
+    channel (symmetric absmax, :func:`gemm_int8.quantize` per row): half the
+    bytes of bfloat16. Each call quantizes ``x`` per token (per row of K
+    values) and runs :func:`gemm_int8.scaled_mm` with both scales and the
+    float32 bias fused; the output has x's dtype (float32, bfloat16 or
+    float16) and x's leading dimensions.
+
+    Buffers (all in ``state_dict``): ``weight`` int8 (N, K), ``weight_scale``
+    float32 (N,), ``bias`` float32 (N,) or None. ``.to(dtype)`` leaves them
+    as they are (only ``.to(device)`` moves them); the input's dtype picks the
+    output's.
+
+    ``dtype`` is the float dtype of the layer this one stands for: the one
+    :meth:`dequantize_weight` and :func:`gemm_int8.nn.unconvert` return.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if dtype is not None:
+            _check_float(dtype, "dtype")
+        self.in_features = in_features
+        self.out_features = out_features
+        self.float_dtype = dtype or torch.get_default_dtype()
+        shape = (out_features, in_features)
+        self.register_buffer("weight", torch.empty(shape, dtype=torch.int8, device=device))
+        self.register_buffer(
+            "weight_scale", torch.empty(out_features, dtype=torch.float32, device=device)
+        )
+        bias_tensor = torch.empty(out_features, dtype=torch.float32, device=device)
+        self.register_buffer("bias", bias_tensor if bias else None)
+        if self.weight.device.type != "meta":
+            self.reset_parameters()
+
+    @torch.no_grad()
+    def reset_parameters(self) -> None:
+        """nn.Linear's initialization, quantized."""
+        weight = torch.empty(self.weight.shape, dtype=torch.float32, device=self.weight.device)
+        nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
+        self.set_weight(weight)
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
+            nn.init.uniform_(self.bias, -bound, bound)
+
+    @torch.no_grad()
+    def set_weight(self, weight: torch.Tensor) -> None:
+        """Quantizes a float (out_features, in_features) weight into this layer."""
+        if weight.shape != self.weight.shape:
+            raise ValueError(
+                f"weight: expected shape {tuple(self.weight.shape)}, got {tuple(weight.shape)}"
+            )
+        q, scale = quantize(weight.detach().to(self.weight.device), "row")
+        self.weight.copy_(q)
+        self.weight_scale.copy_(scale.reshape(-1))
+
+    @classmethod
+    def from_linear(cls, linear: nn.Linear) -> Int8Linear:
+        """An Int8Linear on linear's device holding its quantized weight and float32 bias."""
+        if not isinstance(linear, nn.Linear):
+            raise TypeError(f"linear: expected torch.nn.Linear, got {type(linear).__name__}")
+        weight = linear.weight
+        _check_float(weight.dtype, "linear.weight")
+        layer = cls(
+            linear.in_features,
+            linear.out_features,
+            bias=linear.bias is not None,
+            device="meta",
+            dtype=weight.dtype,
+        )
+        with torch.no_grad():
+            q, scale = quantize(weight.detach(), "row")
+            layer.weight = q
+            layer.weight_scale = scale.reshape(-1)
+            if linear.bias is not None:
+                layer.bias = linear.bias.detach().to(torch.float32, copy=True)
+        return layer
+
+    def dequantize_weight(self, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """The float weight this layer multiplies by: weight * weight_scale[:, None]."""
+        weight = self.weight.to(torch.float32) * self.weight_scale[:, None]
+        return weight.to(dtype or self.float_dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 0 or x.shape[-1] != self.in_features:
+            raise ValueError(
+                f"x: expected shape (..., in_features={self.in_features}), got {tuple(x.shape)}"
+            )
+        if x.device != self.weight.device:
+            raise ValueError(
+                f"x is on {x.device} but the layer's weight is on {self.weight.device}; "
+                "move one of them with .to()"
+            )
+        q, scale = quantize(x, "row")
+        return scaled_mm(
+            q, self.weight, scale.reshape(-1), self.weight_scale, bias=self.bias, out_dtype=x.dtype
+        )
+
+    def _apply(self, fn, recurse=True):
+        # Module.to(dtype) would cast the float32 scales and bias; keep their
+        # dtype and apply only the device part of the conversion.
+        def keep_dtype(t: torch.Tensor) -> torch.Tensor:
+            out = fn(t)
+            return out if out.dtype == t.dtype else t.to(device=out.device)
+
+        return super()._apply(keep_dtype, recurse)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        weight = state_dict.get(prefix + "weight")
+        if weight is not None and weight.dtype != torch.int8:
+            name = str(weight.dtype).removeprefix("torch.")
+            raise TypeError(
+                f"{prefix}weight: expected an int8 weight, got {name}; to quantize a "
+                "float nn.Linear use Int8Linear.from_linear or gemm_int8.nn.convert"
+            )
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}, weight=int8 per-channel, activations=int8 per-token"
+        )

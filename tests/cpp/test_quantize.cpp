@@ -1,0 +1,131 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "core/narrow_float.h"
+#include "gemm_int8/quantize.h"
+
+namespace gemm_int8 {
+namespace {
+
+// Host buffers for quantizing a rows x cols float32 matrix.
+struct HostQuantize {
+  std::vector<float> x;
+  std::vector<int8_t> q;
+  std::vector<float> scales;
+  std::vector<int32_t> zero_points;
+  QuantizeProblem problem;
+
+  HostQuantize(int64_t rows, int64_t cols, std::vector<float> values, Granularity g,
+               bool asymmetric = false)
+      : x(std::move(values)), q(rows * cols) {
+    problem.x = {x.data(), DType::kFloat32, Device::host(), rows, cols, cols, 1};
+    problem.q = {q.data(), DType::kInt8, Device::host(), rows, cols, cols, 1};
+    problem.granularity = g;
+    problem.asymmetric = asymmetric;
+    scales.resize(quantize_groups(problem));
+    zero_points.resize(scales.size());
+    problem.scales = scales.data();
+    problem.zero_points = asymmetric ? zero_points.data() : nullptr;
+  }
+};
+
+TEST(Quantize, RowsRoundHalfToEvenAndClamp) {
+  HostQuantize h(2, 4, {127, 0.5f, 1.5f, -2.5f, 254, 1, 3, -254}, Granularity::kRow);
+  ASSERT_TRUE(quantize_cpu(h.problem).ok());
+  EXPECT_EQ(h.scales, (std::vector<float>{1.0f, 2.0f}));
+  EXPECT_EQ(h.q, (std::vector<int8_t>{127, 0, 2, -2, 127, 0, 2, -127}));
+}
+
+TEST(Quantize, TensorAndColumnGroups) {
+  HostQuantize t(2, 2, {1, -254, 127, 0}, Granularity::kTensor);
+  ASSERT_TRUE(quantize_cpu(t.problem).ok());
+  EXPECT_EQ(t.scales, (std::vector<float>{2.0f}));
+  EXPECT_EQ(t.q, (std::vector<int8_t>{0, -127, 64, 0}));  // 63.5 -> 64 (even)
+  HostQuantize c(2, 2, {1, -254, 127, 0}, Granularity::kCol);
+  ASSERT_TRUE(quantize_cpu(c.problem).ok());
+  EXPECT_EQ(c.scales, (std::vector<float>{1.0f, 2.0f}));
+  EXPECT_EQ(c.q, (std::vector<int8_t>{1, -127, 127, 0}));
+}
+
+TEST(Quantize, AsymmetricUsesTheFullRange) {
+  HostQuantize h(1, 4, {0, 255, 127.5f, 3}, Granularity::kRow, true);
+  ASSERT_TRUE(quantize_cpu(h.problem).ok());
+  EXPECT_EQ(h.scales[0], 1.0f);
+  EXPECT_EQ(h.zero_points[0], -128);
+  EXPECT_EQ(h.q, (std::vector<int8_t>{-128, 127, 0, -125}));
+}
+
+TEST(Quantize, ZeroRowsGetScaleOne) {
+  HostQuantize h(1, 3, {0, -0.0f, 0}, Granularity::kRow);
+  ASSERT_TRUE(quantize_cpu(h.problem).ok());
+  EXPECT_EQ(h.scales[0], 1.0f);
+  EXPECT_EQ(h.q, (std::vector<int8_t>{0, 0, 0}));
+  HostQuantize a(1, 3, {0, 0, 0}, Granularity::kRow, true);
+  ASSERT_TRUE(quantize_cpu(a.problem).ok());
+  EXPECT_EQ(a.scales[0], 1.0f);
+  EXPECT_EQ(a.zero_points[0], -128);
+  EXPECT_EQ(a.q, (std::vector<int8_t>{-128, -128, -128}));
+}
+
+TEST(Quantize, NanAndInfPropagateToTheScale) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  HostQuantize h(3, 2, {nan, 1, 1, inf, 2, 1}, Granularity::kRow);
+  ASSERT_TRUE(quantize_cpu(h.problem).ok());
+  EXPECT_TRUE(std::isnan(h.scales[0]));
+  EXPECT_TRUE(std::isinf(h.scales[1]));
+  EXPECT_EQ(h.q, (std::vector<int8_t>{0, 0, 0, 0, 127, 64}));
+}
+
+TEST(Quantize, HalfInputsWidenExactly) {
+  std::vector<uint16_t> bits = {float_to_half_bits(65504.0f), float_to_half_bits(-1.0f)};
+  std::vector<int8_t> q(2);
+  float scale = 0;
+  QuantizeProblem p;
+  p.x = {bits.data(), DType::kFloat16, Device::host(), 1, 2, 2, 1};
+  p.q = {q.data(), DType::kInt8, Device::host(), 1, 2, 2, 1};
+  p.scales = &scale;
+  ASSERT_TRUE(quantize_cpu(p).ok());
+  EXPECT_EQ(scale, 65504.0f / 127.0f);
+  EXPECT_EQ(q, (std::vector<int8_t>{127, 0}));
+}
+
+TEST(Quantize, ValidationNamesTheArgument) {
+  HostQuantize h(2, 2, {1, 2, 3, 4}, Granularity::kRow);
+  QuantizeProblem p = h.problem;
+  p.x.dtype = DType::kInt8;
+  Status s = validate_quantize(p);
+  EXPECT_EQ(s.code(), StatusCode::kTypeError);
+  EXPECT_EQ(s.message(), "x: expected float32, bfloat16 or float16, got int8");
+  p = h.problem;
+  p.q.dtype = DType::kInt32;
+  EXPECT_EQ(validate_quantize(p).message(), "q: expected int8, got int32");
+  p = h.problem;
+  p.q.cols = 3;
+  EXPECT_EQ(validate_quantize(p).message(), "q: expected x's shape (2, 2), got (2, 3)");
+  p = h.problem;
+  p.scales = nullptr;
+  EXPECT_EQ(validate_quantize(p).message(), "scales: data pointer is null");
+  p = h.problem;
+  p.asymmetric = true;
+  EXPECT_EQ(validate_quantize(p).message(), "zero_points: required for asymmetric quantization");
+  p = h.problem;
+  p.q.data = h.x.data();
+  EXPECT_EQ(validate_quantize(p).message(), "q overlaps x in memory");
+  p = h.problem;
+  p.q.device = Device::cuda(0);
+  EXPECT_EQ(validate_quantize(p).code(), StatusCode::kValueError);
+}
+
+TEST(Quantize, EmptyTensorsAreValid) {
+  HostQuantize h(0, 5, {}, Granularity::kCol);
+  ASSERT_TRUE(quantize_cpu(h.problem).ok());
+  EXPECT_EQ(h.scales, std::vector<float>(5, 1.0f));
+}
+
+}  // namespace
+}  // namespace gemm_int8

