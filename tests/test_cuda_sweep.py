@@ -64,12 +64,9 @@ def test_cuda_graph_capture(cuda_family):
 
 def _config_rows():
     """Every row of every family's table, by the name GEMM_INT8_FORCE_KERNEL takes."""
-    from pathlib import Path
-
     from gemm_int8.benchmark.tune import table_rows
 
-    root = Path(__file__).parents[1]
-    return [(f, row) for f in ("sm80", "sm90", "skinny") for row in table_rows(f, root)]
+    return [(f, row) for f in ("sm80", "sm90", "skinny") for row in table_rows(f)]
 
 
 @requires_cuda

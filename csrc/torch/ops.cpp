@@ -5,7 +5,26 @@
 // functionalization requires of mutating ops.
 #include <torch/library.h>
 
+#include <string>
+#include <vector>
+
+#include "gemm_int8/config.h"
+
+namespace {
+
+// Every row of every family's table, by the name GEMM_INT8_FORCE_KERNEL
+// takes: tools ask the library rather than parse its sources.
+std::vector<std::string> kernel_configs() {
+  std::vector<std::string> names;
+  for (const gemm_int8::KernelConfig& c : gemm_int8::all_configs()) names.emplace_back(c.name);
+  return names;
+}
+
+}  // namespace
+
 TORCH_LIBRARY(gemm_int8, m) {
+  // The kernel table's row names (no tensors: one kernel for every backend).
+  m.def("kernel_configs() -> str[]", &kernel_configs);
   // out_dtype (x @ y.T) * alpha for int8 x (..., K), y (N, K); exact int32
   // accumulation. out_dtype: bfloat16 (default), float16, float32 or int32.
   m.def("matmul(Tensor x, Tensor y, float alpha=1., *, ScalarType? out_dtype=None) -> Tensor");

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from pathlib import Path
 
@@ -30,18 +29,9 @@ from .checks import exact_accumulator, scaled_bf16
 from .timing import CudaTimer, measure, spin_up, summarize
 
 
-def table_rows(family: str, root: Path | None = None) -> list[str]:
-    """Row names of csrc/kernels/<family>/tile_configs.def, as GEMM_INT8_FORCE_KERNEL takes them.
-
-    ``root``: the source checkout; by default an editable install's or the working directory.
-    """
-    roots = [root] if root else [Path(__file__).resolve().parents[3], Path.cwd()]
-    tables = [r / "csrc" / "kernels" / family / "tile_configs.def" for r in roots]
-    table = next((t for t in tables if t.exists()), None)
-    if table is None:
-        raise FileNotFoundError(f"no table for family '{family}' (run from a source checkout)")
-    pattern = rf"^GEMM_INT8_{family.upper()}_CONFIG\((\w+),"
-    return [f"{family}_{m}" for m in re.findall(pattern, table.read_text(), re.M)]
+def table_rows(family: str) -> list[str]:
+    """The library's kernel rows of one family, as GEMM_INT8_FORCE_KERNEL takes them."""
+    return [n for n in torch.ops.gemm_int8.kernel_configs() if n.startswith(family + "_")]
 
 
 def _expand(candidates: list[str]) -> list[str]:
