@@ -1,0 +1,54 @@
+"""Bandwidth of gemm_int8.quantize against a device-to-device copy, same run.
+
+``python -m gemm_int8.benchmark.quantize_bandwidth [--shapes 8192x8192,...]``
+prints, per shape and granularity, the median time of quantizing a bfloat16
+matrix (L2 flushed before each call) and its bytes moved (x read, int8 values
+and float32 scales written) as a fraction of the copy bandwidth measured in
+the same process. Issue 10's target: >= 85 % for 8192 x 8192 bf16 per row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+
+import torch
+
+import gemm_int8
+
+from .timing import CudaTimer, copy_bandwidth, spin_up
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shapes", default="8192x8192,2048x4096,16x4096,8192x14336")
+    parser.add_argument("--granularity", default="row,tensor,col")
+    parser.add_argument("--reps", type=int, default=50)
+    args = parser.parse_args(argv)
+    if not torch.cuda.is_available():
+        parser.error("needs a CUDA GPU")
+    device = torch.device("cuda")
+    spin_up(device)
+    copy = copy_bandwidth(device)
+    print(f"copy: {copy['gb_per_s']:.0f} GB/s (read + write)")
+    timer = CudaTimer(device)
+    for shape in args.shapes.split(","):
+        m, k = (int(v) for v in shape.split("x"))
+        x = torch.randn(m, k, device=device, dtype=torch.bfloat16)
+        for granularity in args.granularity.split(","):
+            fn = {"q": lambda x=x, g=granularity: gemm_int8.quantize(x, g)[0]}
+            timer.rounds(fn, 5)
+            times, _, _ = timer.rounds(fn, args.reps)
+            median_us = statistics.median(times["q"])
+            scales = {"row": m, "col": k, "tensor": 1}[granularity]
+            moved = x.numel() * 2 + x.numel() + scales * 4
+            gbps = moved / (median_us * 1e-6) / 1e9
+            print(
+                f"{m}x{k} bf16 {granularity:6s}: {median_us:8.1f} us  {gbps:6.0f} GB/s  "
+                f"{100 * gbps / copy['gb_per_s']:5.1f} % of copy"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
