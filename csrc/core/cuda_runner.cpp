@@ -165,7 +165,11 @@ Staging plan_staging(const GemmProblem& p, const KernelConfig& config) {
   s.n_kernel = config.family == KernelFamily::kSm80 ? n_aligned : p.n();
   s.x = dense_ld(p.x, config.align_k) < 0;
   s.y = dense_ld(p.y, config.align_k) < 0 || s.n_kernel != p.n();
-  s.out = config.family != KernelFamily::kSkinny && out_ld(p.out, config) < 0;
+  // A kernel that sees a padded N writes the padding columns: into a staged
+  // out, never into the next row of the caller's (4-byte outs of N % 8 == 4
+  // have 16-byte rows and would otherwise be written in place).
+  s.out = config.family != KernelFamily::kSkinny &&
+          (out_ld(p.out, config) < 0 || s.n_kernel != p.n());
   s.ld_out = n_aligned;
   return s;
 }

@@ -38,8 +38,8 @@ struct Native<cutlass::half_t> {
 
 // The tree's leaf: accumulator fragment -> out fragment through the shared
 // arithmetic, given the (row, column) of every element. A thread's columns are
-// the same at every epilogue step, so their values are loaded once, at
-// begin_epilogue, and held in registers; row values are loaded once per row.
+// mostly the same from one epilogue step to the next, so their values are
+// held in registers and reloaded only when they change; likewise row values.
 // kPerColumn = false is the variant for epilogues without y_scale, bias and
 // zero point: it passes the functor the neutral values as constants, which
 // fold away, and holds no column registers (those cost the plain alpha GEMM
@@ -81,27 +81,32 @@ struct EpilogueNode {
     float ys[kColumns][kVector];
     float bias[kColumns][kVector];
     int32_t y_sums[kColumns][kVector];
-    float xs;    // of the row being visited
-    int32_t zp;  // of the row being visited
+    int column_n_[kColumns];  // first column of the values each slot holds
+    int m_ = -1;              // the row whose values xs and zp hold
+    float xs;
+    int32_t zp;
 
-    CUTLASS_DEVICE Callbacks(Coords c, Params const* p, int m) : coords(c), params(p), m_end(m) {}
+    CUTLASS_DEVICE Callbacks(Coords c, Params const* p, int m) : coords(c), params(p), m_end(m) {
+      CUTLASS_PRAGMA_UNROLL
+      for (int i = 0; i < kColumns; ++i) column_n_[i] = -1;
+    }
 
-    CUTLASS_DEVICE void begin_epilogue() {
-      if constexpr (kPerColumn) {
-        const EpilogueParams& e = params->epilogue;
-        // Clamped rather than branched on: a divergent branch per value costs
-        // more than the load, and the padded columns' outputs are never read.
-        const int n_last = params->n_valid - 1;
-        CUTLASS_PRAGMA_UNROLL
-        for (int c = 0; c < kColumns; ++c) {
-          CUTLASS_PRAGMA_UNROLL
-          for (int v = 0; v < kVector; ++v) {
-            const int n = cute::min(int(cute::get<1>(coords(v, c, 0, 0))), n_last);
-            ys[c][v] = e.ys(n);
-            bias[c][v] = e.bias_at(n);
-            y_sums[c][v] = e.x_zero_point ? e.y_sums[n] : 0;
-          }
-        }
+    // Loads the column values of fragment slot c if its columns changed:
+    // thread maps differ in whether a thread keeps its columns over the steps.
+    CUTLASS_DEVICE void load_columns(int c, int row, int column, int step) {
+      const int n0 = cute::get<1>(coords(0, column, row, step));
+      if (n0 == column_n_[c]) return;
+      column_n_[c] = n0;
+      const EpilogueParams& e = params->epilogue;
+      // Clamped rather than branched on: a divergent branch per value costs
+      // more than the load, and the padded columns' outputs are never read.
+      const int n_last = params->n_valid - 1;
+      CUTLASS_PRAGMA_UNROLL
+      for (int v = 0; v < kVector; ++v) {
+        const int n = cute::min(int(cute::get<1>(coords(v, column, row, step))), n_last);
+        ys[c][v] = e.ys(n);
+        bias[c][v] = e.bias_at(n);
+        y_sums[c][v] = e.x_zero_point ? e.y_sums[n] : 0;
       }
     }
 
@@ -109,11 +114,12 @@ struct EpilogueNode {
     CUTLASS_DEVICE cutlass::Array<Out, N> visit(int step, int row, int column, int,
                                                 cutlass::Array<Acc, N> const& acc) {
       static_assert(N == kVector);
-      // The epilogue visits a row's fragments column 0 first; the later ones
-      // reuse its row values.
-      if (column == 0) {
+      // Consecutive fragments mostly share a row: reload its values only
+      // when the row changes (the visiting order differs between thread maps).
+      const int m = cute::get<0>(coords(0, column, row, step));
+      if (m != m_) {
         const EpilogueParams& e = params->epilogue;
-        const int m = cute::get<0>(coords(0, column, row, step));
+        m_ = m;
         xs = e.alpha;
         zp = 0;
         if (m < m_end) {
@@ -122,6 +128,7 @@ struct EpilogueNode {
         }
       }
       const int c = kPerColumn ? column : 0;
+      if constexpr (kPerColumn) load_columns(c, row, column, step);
       cutlass::Array<Out, N> out;
       CUTLASS_PRAGMA_UNROLL
       for (int i = 0; i < N; ++i) {
