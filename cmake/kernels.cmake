@@ -19,6 +19,13 @@ function(gemm_int8_family_sources out_var family)
         "// Generated from csrc/kernels/${family}/tile_configs.def; do not edit.\n#include \"kernels/${family}/${family}_gemm.cuh\"\n#define GEMM_INT8_OUT ${out}\n${row}\n")
       list(APPEND sources "${file}")
     endforeach()
+    # sm90: the plain bfloat16 matmul's own kernel (kernels/sm90/sm90_plain.cuh).
+    if(family STREQUAL "sm90")
+      set(file "${CMAKE_BINARY_DIR}/generated/${family}_${name}_plain.cu")
+      file(CONFIGURE OUTPUT "${file}" @ONLY CONTENT
+        "// Generated from csrc/kernels/${family}/tile_configs.def; do not edit.\n#include \"kernels/sm90/sm90_plain.cuh\"\n${row}\n")
+      list(APPEND sources "${file}")
+    endif()
   endforeach()
   list(APPEND sources "${PROJECT_SOURCE_DIR}/csrc/kernels/${family}/${family}_registry.cu")
   set(${out_var} "${sources}" PARENT_SCOPE)

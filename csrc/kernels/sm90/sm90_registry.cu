@@ -6,11 +6,11 @@
 namespace gemm_int8::kernels {
 namespace sm90 {
 
-#define GEMM_INT8_DECLARE(out, name)                                                  \
+#define GEMM_INT8_DECLARE(out, name)                                                      \
   Status launch_##name##_##out(const DenseGemm& g, void* workspace, cudaStream_t stream); \
   size_t workspace_##name##_##out(const DenseGemm& g);
 #define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap, store) \
-  GEMM_INT8_FOR_EACH_OUT(GEMM_INT8_DECLARE, name)
+  GEMM_INT8_FOR_EACH_OUT(GEMM_INT8_DECLARE, name) GEMM_INT8_DECLARE(plain, name)
 #include "kernels/sm90/tile_configs.def"
 #undef GEMM_INT8_SM90_CONFIG
 #undef GEMM_INT8_DECLARE
@@ -29,10 +29,23 @@ constexpr Entry kEntries[][kNumOutDtypes] = {
 #undef GEMM_INT8_ENTRY
 };
 static_assert(sizeof(kEntries) / sizeof(kEntries[0]) == gemm_int8::sm90::kNumRows);
+// The plain bfloat16 matmul's kernels (sm90_plain.cuh), one per row.
+constexpr Entry kPlainEntries[] = {
+#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap, store) \
+  {&launch_##name##_plain, &workspace_##name##_plain},
+#include "kernels/sm90/tile_configs.def"
+#undef GEMM_INT8_SM90_CONFIG
+};
 
-const Entry* entry(int row, DType out_dtype) {
-  const int column = out_dtype_index(out_dtype);
+// Only a scale for the whole tensor (alpha or one x_scale value).
+bool alpha_only(const EpilogueParams& e) {
+  return !e.y_scale && !e.bias && !e.x_zero_point && (!e.x_scale || e.x_scale_step == 0);
+}
+
+const Entry* entry(int row, const DenseGemm& g) {
+  const int column = out_dtype_index(g.out_dtype);
   if (row < 0 || row >= gemm_int8::sm90::kNumRows || column < 0) return nullptr;
+  if (g.out_dtype == DType::kBFloat16 && alpha_only(g.epilogue)) return &kPlainEntries[row];
   return &kEntries[row][column];
 }
 
@@ -47,12 +60,12 @@ cudaError_t probe_sm90() {
 }
 
 size_t sm90_workspace_size(int row, const DenseGemm& gemm) {
-  const sm90::Entry* e = sm90::entry(row, gemm.out_dtype);
+  const sm90::Entry* e = sm90::entry(row, gemm);
   return e ? e->workspace(gemm) : 0;
 }
 
 Status launch_sm90(int row, const DenseGemm& gemm, void* workspace, cudaStream_t stream) {
-  const sm90::Entry* e = sm90::entry(row, gemm.out_dtype);
+  const sm90::Entry* e = sm90::entry(row, gemm);
   if (!e)
     return Status::value_error("sm90: no config row " + std::to_string(row) + " for out dtype " +
                                dtype_name(gemm.out_dtype));
