@@ -140,8 +140,8 @@ const float* float_bias(const VectorView& bias, std::vector<float>& storage) {
   const auto* bits = static_cast<const uint16_t*>(bias.data);
   storage.resize(static_cast<size_t>(bias.size));
   for (int64_t i = 0; i < bias.size; ++i)
-    storage[i] = bias.dtype == DType::kFloat16 ? half_bits_to_float(bits[i])
-                                               : bf16_bits_to_float(bits[i]);
+    storage[i] =
+        bias.dtype == DType::kFloat16 ? half_bits_to_float(bits[i]) : bf16_bits_to_float(bits[i]);
   return storage.data();
 }
 

@@ -168,8 +168,8 @@ Staging plan_staging(const GemmProblem& p, const KernelConfig& config) {
   // A kernel that sees a padded N writes the padding columns: into a staged
   // out, never into the next row of the caller's (4-byte outs of N % 8 == 4
   // have 16-byte rows and would otherwise be written in place).
-  s.out = config.family != KernelFamily::kSkinny &&
-          (out_ld(p.out, config) < 0 || s.n_kernel != p.n());
+  s.out =
+      config.family != KernelFamily::kSkinny && (out_ld(p.out, config) < 0 || s.n_kernel != p.n());
   s.ld_out = n_aligned;
   return s;
 }
@@ -242,8 +242,7 @@ Status run_cuda(const GemmProblem& p, const Plan& plan, void* workspace, size_t 
     GEMM_INT8_RETURN_IF_ERROR(kernels::widen_to_float(p.epilogue.bias, widened, stream));
     bias = widened;
   }
-  if (p.k() == 0)
-    return kernels::fill_epilogue(p.out, epilogue_params(p.epilogue, bias), stream);
+  if (p.k() == 0) return kernels::fill_epilogue(p.out, epilogue_params(p.epilogue, bias), stream);
   if (plan.config.family == KernelFamily::kSimt)
     return kernels::launch_simt(p, epilogue_params(p.epilogue, bias), stream);
 

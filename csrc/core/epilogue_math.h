@@ -51,9 +51,8 @@ struct EpilogueParams {
   GEMM_INT8_HD float ys(int64_t n) const { return y_scale ? y_scale[n * y_scale_step] : 1.0f; }
   GEMM_INT8_HD float bias_at(int64_t n) const { return bias ? bias[n] : -0.0f; }
   GEMM_INT8_HD int32_t corrected(int32_t acc, int64_t m, int64_t n) const {
-    return x_zero_point
-               ? zero_point_corrected(acc, x_zero_point[m * x_zero_point_step], y_sums[n])
-               : acc;
+    return x_zero_point ? zero_point_corrected(acc, x_zero_point[m * x_zero_point_step], y_sums[n])
+                        : acc;
   }
   // The float32 value before the cast to out's dtype.
   GEMM_INT8_HD float apply(int32_t acc, int64_t m, int64_t n) const {

@@ -23,7 +23,7 @@ inline uint16_t float_to_half_bits(float value) {
   std::memcpy(&bits, &value, sizeof(bits));
   const auto sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
   const uint32_t abs = bits & 0x7fffffffu;
-  if (abs > 0x7f800000u) return sign | 0x7e00u;  // quiet NaN
+  if (abs > 0x7f800000u) return sign | 0x7e00u;   // quiet NaN
   if (abs >= 0x477ff000u) return sign | 0x7c00u;  // 65520 and above round to inf
   if (abs >= 0x38800000u) {                       // a normal half (>= 2^-14)
     const uint32_t rounded = abs + 0xfffu + ((abs >> 13) & 1u);

@@ -1,9 +1,9 @@
 #include "gemm_int8/problem.h"
 
-#include "core/epilogue_math.h"
-
 #include <ostream>
 #include <utility>
+
+#include "core/epilogue_math.h"
 
 namespace gemm_int8 {
 

@@ -53,8 +53,7 @@ cudaError_t probe_sm80();
 cudaError_t probe_sm90();
 
 // Any strides, any shape: the fallback and the pre-sm80 path.
-Status launch_simt(const GemmProblem& problem, const EpilogueParams& epilogue,
-                   cudaStream_t stream);
+Status launch_simt(const GemmProblem& problem, const EpilogueParams& epilogue, cudaStream_t stream);
 Status launch_sm80(int row, const DenseGemm& gemm, cudaStream_t stream);
 // Small M: x and y as for DenseGemm except that N may be anything; out may
 // have any strides (ld_out is its row stride, in elements). Compiled with the

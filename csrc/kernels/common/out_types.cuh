@@ -14,9 +14,12 @@ namespace gemm_int8::kernels {
 
 template <class Out>
 __device__ __forceinline__ Out round_to(float value) {
-  if constexpr (std::is_same_v<Out, __nv_bfloat16>) return __float2bfloat16_rn(value);
-  else if constexpr (std::is_same_v<Out, __half>) return __float2half_rn(value);
-  else return value;
+  if constexpr (std::is_same_v<Out, __nv_bfloat16>)
+    return __float2bfloat16_rn(value);
+  else if constexpr (std::is_same_v<Out, __half>)
+    return __float2half_rn(value);
+  else
+    return value;
 }
 
 // int32 out is the exact (zero-point corrected) accumulator; the others
@@ -24,8 +27,10 @@ __device__ __forceinline__ Out round_to(float value) {
 template <class Out>
 __device__ __forceinline__ Out epilogue_out(const EpilogueParams& e, int32_t acc, int64_t m,
                                             int64_t n) {
-  if constexpr (std::is_same_v<Out, int32_t>) return e.corrected(acc, m, n);
-  else return round_to<Out>(e.apply(acc, m, n));
+  if constexpr (std::is_same_v<Out, int32_t>)
+    return e.corrected(acc, m, n);
+  else
+    return round_to<Out>(e.apply(acc, m, n));
 }
 
 // Calls fn(Out{}) with the CUDA type of `dtype` (one of kOutDtypes).

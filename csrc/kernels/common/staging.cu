@@ -73,7 +73,7 @@ __global__ void unstage_kernel(const T* src, int64_t ld_src, int64_t rows, int64
 // off a 4-byte boundary.
 constexpr int kChunk = 256;  // elements per warp step
 __global__ void unstage_rows_16bit_kernel(const __nv_bfloat16* src, int64_t ld_src, int64_t rows,
-                                         int64_t cols, __nv_bfloat16* dst, int64_t rs) {
+                                          int64_t cols, __nv_bfloat16* dst, int64_t rs) {
   __shared__ alignas(16) __nv_bfloat16 buffer[kThreads / 32][kChunk + 8];
   const int lane = threadIdx.x % 32;
   __nv_bfloat16* chunk = buffer[threadIdx.x / 32] + 8;  // chunk[-1]: the element before
@@ -179,7 +179,8 @@ Status fill_epilogue(const MutableMatrixView& dst, const EpilogueParams& epilogu
 
 Status widen_to_float(const VectorView& src, float* dst, cudaStream_t stream) {
   if (src.size == 0) return {};
-  const unsigned blocks = static_cast<unsigned>(std::min<int64_t>((src.size + kThreads - 1) / kThreads, 1024));
+  const unsigned blocks =
+      static_cast<unsigned>(std::min<int64_t>((src.size + kThreads - 1) / kThreads, 1024));
   if (src.dtype == DType::kFloat16)
     widen_kernel<<<blocks, kThreads, 0, stream>>>(static_cast<const __half*>(src.data), src.size,
                                                   src.stride, dst);

@@ -152,8 +152,12 @@ Status launch(const DenseGemm& g, int64_t out_col_stride, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(blocks_n), static_cast<unsigned>(blocks_m));
   return with_out_type(g.out_dtype, [&](auto out_type) {
     using Out = decltype(out_type);
-    const Params<Out> p{g.m,      g.n,           g.k,        g.x, g.ld_x, g.y, g.ld_y,
-                        static_cast<Out*>(g.out), g.ld_out, out_col_stride, g.epilogue};
+    const Params<Out> p{g.m,       g.n,
+                        g.k,       g.x,
+                        g.ld_x,    g.y,
+                        g.ld_y,    static_cast<Out*>(g.out),
+                        g.ld_out,  out_col_stride,
+                        g.epilogue};
     skinny_kernel<RowTiles, ColTiles, Warps, Unroll, Out><<<grid, Warps * 32, 0, stream>>>(p);
     return launch_status("skinny_gemm");
   });

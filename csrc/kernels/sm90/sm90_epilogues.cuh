@@ -91,8 +91,8 @@ struct ScaledTree {
 
   using Tree = fusion::Sm90EVT<ScaledOutput<ElementOut>, fusion::Sm90AccFetch,
                                typename PerRowOfX<float>::Node, typename PerRowOfY<float>::Node,
-                               typename PerRowOfX<int32_t>::Node,
-                               typename PerRowOfY<int32_t>::Node, typename PerRowOfY<float>::Node>;
+                               typename PerRowOfX<int32_t>::Node, typename PerRowOfY<int32_t>::Node,
+                               typename PerRowOfY<float>::Node>;
 
   static typename Tree::Arguments arguments(const EpilogueParams& e) {
     return {{},

@@ -98,16 +98,15 @@ struct TmaGemm {
 
 // One row of tile_configs.def and the output tag GEMM_INT8_OUT (defined by
 // the generated file) become one launcher and one workspace query.
-#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap, store)              \
-  namespace gemm_int8::kernels::sm90 {                                                      \
-  using GEMM_INT8_PASTE(Gemm_##name, GEMM_INT8_OUT) =                                       \
-      TmaGemm<tm, tn, tk, cm, cn, schedule, swap, store, cutlass_out::GEMM_INT8_OUT>;       \
-  Status GEMM_INT8_PASTE(launch_##name, GEMM_INT8_OUT)(const DenseGemm& g, void* workspace, \
-                                                       cudaStream_t stream) {               \
-    return GEMM_INT8_PASTE(Gemm_##name, GEMM_INT8_OUT)::run("sm90_" #name, g, workspace,    \
-                                                            stream);                        \
-  }                                                                                         \
-  size_t GEMM_INT8_PASTE(workspace_##name, GEMM_INT8_OUT)(const DenseGemm& g) {             \
-    return GEMM_INT8_PASTE(Gemm_##name, GEMM_INT8_OUT)::workspace_size(g);                  \
-  }                                                                                         \
+#define GEMM_INT8_SM90_CONFIG(name, tm, tn, tk, cm, cn, schedule, swap, store)                    \
+  namespace gemm_int8::kernels::sm90 {                                                            \
+  using GEMM_INT8_PASTE(Gemm_##name, GEMM_INT8_OUT) =                                             \
+      TmaGemm<tm, tn, tk, cm, cn, schedule, swap, store, cutlass_out::GEMM_INT8_OUT>;             \
+  Status GEMM_INT8_PASTE(launch_##name, GEMM_INT8_OUT)(const DenseGemm& g, void* workspace,       \
+                                                       cudaStream_t stream) {                     \
+    return GEMM_INT8_PASTE(Gemm_##name, GEMM_INT8_OUT)::run("sm90_" #name, g, workspace, stream); \
+  }                                                                                               \
+  size_t GEMM_INT8_PASTE(workspace_##name, GEMM_INT8_OUT)(const DenseGemm& g) {                   \
+    return GEMM_INT8_PASTE(Gemm_##name, GEMM_INT8_OUT)::workspace_size(g);                        \
+  }                                                                                               \
   }
