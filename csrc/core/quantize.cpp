@@ -34,25 +34,6 @@ Range range_of(const void* data, int64_t count, size_t size) {
   return {begin, begin + static_cast<uintptr_t>(count) * size};
 }
 
-template <typename View>
-Status check_strides(const char* name, const View& v) {
-  if (v.rows < 0 || v.cols < 0)
-    return Status::value_error(cat(name, ": negative shape (", v.rows, ", ", v.cols, ")"));
-  if (v.rows >= kMaxExtent || v.cols >= kMaxExtent || v.row_stride >= kMaxExtent ||
-      v.col_stride >= kMaxExtent)
-    return Status::value_error(cat(name, ": shape or strides exceed 2^40"));
-  if (v.row_stride < 0 || v.col_stride < 0)
-    return Status::value_error(
-        cat(name, ": negative strides (", v.row_stride, ", ", v.col_stride, ") are not supported"));
-  if (v.rows > 0 && v.cols > 0) {
-    if (v.data == nullptr) return Status::value_error(cat(name, ": data pointer is null"));
-    if (reinterpret_cast<uintptr_t>(v.data) % dtype_size(v.dtype) != 0)
-      return Status::value_error(cat(name, ": data pointer is not aligned to its ",
-                                     dtype_size(v.dtype), "-byte element size"));
-  }
-  return {};
-}
-
 template <typename T>
 float load(const void* base, int64_t offset);
 template <>
@@ -133,8 +114,8 @@ Status validate_quantize(const QuantizeProblem& p) {
   if (p.granularity != Granularity::kTensor && p.granularity != Granularity::kRow &&
       p.granularity != Granularity::kCol)
     return Status::value_error("granularity: expected tensor, row or col");
-  GEMM_INT8_RETURN_IF_ERROR(check_strides("x", p.x));
-  GEMM_INT8_RETURN_IF_ERROR(check_strides("q", p.q));
+  GEMM_INT8_RETURN_IF_ERROR(check_view("x", p.x));
+  GEMM_INT8_RETURN_IF_ERROR(check_view("q", p.q));
   if (p.q.rows != p.x.rows || p.q.cols != p.x.cols)
     return Status::value_error(cat("q: expected x's shape (", p.x.rows, ", ", p.x.cols, "), got (",
                                    p.q.rows, ", ", p.q.cols, ")"));

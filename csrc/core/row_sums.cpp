@@ -1,29 +1,19 @@
 #include "gemm_int8/row_sums.h"
 
-#include <sstream>
 #include <string>
 
 #include "core/messages.h"
 
 namespace gemm_int8 {
-namespace {}  // namespace
 
 Status validate_row_sums(const MatrixView& y, const int32_t* out) {
   if (y.dtype != DType::kInt8)
     return Status::type_error(cat("y: expected int8, got ", dtype_name(y.dtype)));
-  if (y.rows < 0 || y.cols < 0)
-    return Status::value_error(cat("y: negative shape (", y.rows, ", ", y.cols, ")"));
-  if (y.rows >= kMaxExtent || y.row_stride >= kMaxExtent || y.col_stride >= kMaxExtent)
-    return Status::value_error("y: shape or strides exceed 2^40");
-  if (y.row_stride < 0 || y.col_stride < 0)
-    return Status::value_error(
-        cat("y: negative strides (", y.row_stride, ", ", y.col_stride, ") are not supported"));
+  GEMM_INT8_RETURN_IF_ERROR(check_view("y", y));
   if (y.cols > kMaxRowSumCols)
     return Status::value_error(cat("y: K=", y.cols,
                                    " exceeds 2^24, the longest row whose int8 sum "
                                    "always fits in int32"));
-  if (y.rows > 0 && y.cols > 0 && y.data == nullptr)
-    return Status::value_error("y: data pointer is null");
   if (y.rows == 0) return {};
   if (out == nullptr) return Status::value_error("out: data pointer is null");
   if (reinterpret_cast<uintptr_t>(out) % sizeof(int32_t) != 0)

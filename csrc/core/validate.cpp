@@ -12,11 +12,6 @@
 namespace gemm_int8 {
 namespace {
 
-template <typename View>
-std::string shape_of(const View& v) {
-  return cat("(", v.rows, ", ", v.cols, ")");
-}
-
 // Byte range [begin, end) a view touches; empty views touch nothing.
 struct ByteRange {
   uintptr_t begin = 0, end = 0;
@@ -33,26 +28,6 @@ ByteRange byte_range(const View& v) {
                         static_cast<uint64_t>(v.cols - 1) * static_cast<uint64_t>(v.col_stride);
   const auto begin = reinterpret_cast<uintptr_t>(v.data);
   return {begin, begin + (last + 1) * dtype_size(v.dtype)};
-}
-
-template <typename View>
-Status check_view(const char* name, const View& v) {
-  if (v.rows < 0 || v.cols < 0)
-    return Status::value_error(cat(name, ": negative shape ", shape_of(v)));
-  if (v.rows >= kMaxExtent || v.cols >= kMaxExtent || v.row_stride >= kMaxExtent ||
-      v.col_stride >= kMaxExtent)
-    return Status::value_error(cat(name, ": shape ", shape_of(v), " or strides (", v.row_stride,
-                                   ", ", v.col_stride, ") exceed 2^40"));
-  if (v.row_stride < 0 || v.col_stride < 0)
-    return Status::value_error(
-        cat(name, ": negative strides (", v.row_stride, ", ", v.col_stride, ") are not supported"));
-  if (v.rows > 0 && v.cols > 0) {
-    if (v.data == nullptr) return Status::value_error(cat(name, ": data pointer is null"));
-    if (reinterpret_cast<uintptr_t>(v.data) % dtype_size(v.dtype) != 0)
-      return Status::value_error(cat(name, ": data pointer is not aligned to its ",
-                                     dtype_size(v.dtype), "-byte element size"));
-  }
-  return {};
 }
 
 // Output elements must not share memory, or the result depends on write order.
