@@ -218,17 +218,53 @@ struct RowStore {
       Tensor coords = tiled_mma.get_thread_slice(thread_idx).partition_C(tile_coords);
       cutlass::NumericConverter<Element, float, cutlass::FloatRoundStyle::round_to_nearest> cast;
       auto finished = make_fragment_like<Element>(accumulators);
+      // A GMMA accumulator fragment is ((2 columns, 2 rows 8 apart, column
+      // groups), MMA_M, MMA_N): each row and each column recurs across the
+      // other modes, so their values are loaded once per thread (row values
+      // first, then one column at a time) instead of once per element.
+      // Coordinates outside the problem are clamped: those elements are never
+      // stored, and the loads stay in bounds without a branch.
+      static_assert(rank(AccLayout{}) == 3 && rank<0>(AccLayout{}) == 3,
+                    "row stores: a GMMA accumulator fragment");
+      constexpr int kCols = size<0, 0>(AccLayout{}), kHalves = size<0, 1>(AccLayout{});
+      constexpr int kGroups = size<0, 2>(AccLayout{});
+      constexpr int kTilesM = size<1>(AccLayout{}), kTilesN = size<2>(AccLayout{});
+      const EpilogueParams& e = epilogue_;
+      float xs[kHalves][kTilesM];
+      int32_t zp[kHalves][kTilesM];
       CUTLASS_PRAGMA_UNROLL
-      for (int i = 0; i < size(accumulators); ++i) {
-        // Elements outside the problem are never stored; clamping their
-        // coordinates keeps the loads in bounds without a branch, so the
-        // compiler can share one load among the elements of a row or column.
-        const int m = min(m0 + get<0>(coords(i)), m_end - 1);
-        const int n = min(n0 + get<1>(coords(i)), n_end - 1);
-        if constexpr (std::is_same_v<Element, int32_t>)
-          finished(i) = epilogue_.corrected(accumulators(i), m, n);
-        else
-          finished(i) = cast(epilogue_.apply(accumulators(i), m, n));
+      for (int h = 0; h < kHalves; ++h) {
+        CUTLASS_PRAGMA_UNROLL
+        for (int mi = 0; mi < kTilesM; ++mi) {
+          const int m = min(m0 + get<0>(coords(make_coord(make_coord(0, h, 0), mi, 0))), m_end - 1);
+          xs[h][mi] = e.xs(m);
+          zp[h][mi] = e.x_zero_point ? e.x_zero_point[m * e.x_zero_point_step] : 0;
+        }
+      }
+      CUTLASS_PRAGMA_UNROLL
+      for (int ni = 0; ni < kTilesN; ++ni) {
+        CUTLASS_PRAGMA_UNROLL
+        for (int g = 0; g < kGroups; ++g) {
+          CUTLASS_PRAGMA_UNROLL
+          for (int c = 0; c < kCols; ++c) {
+            const int n =
+                min(n0 + get<1>(coords(make_coord(make_coord(c, 0, g), 0, ni))), n_end - 1);
+            const float ys = e.ys(n), bias = e.bias_at(n);
+            const int32_t y_sum = e.x_zero_point ? e.y_sums[n] : 0;
+            CUTLASS_PRAGMA_UNROLL
+            for (int h = 0; h < kHalves; ++h) {
+              CUTLASS_PRAGMA_UNROLL
+              for (int mi = 0; mi < kTilesM; ++mi) {
+                const auto at = make_coord(make_coord(c, h, g), mi, ni);
+                const int32_t corrected = zero_point_corrected(accumulators(at), zp[h][mi], y_sum);
+                if constexpr (std::is_same_v<Element, int32_t>)
+                  finished(at) = corrected;
+                else
+                  finished(at) = cast(scaled_value(corrected, xs[h][mi], ys, bias));
+              }
+            }
+          }
+        }
       }
       return Base::store(load_pipeline, load_state, store_pipeline, store_state, problem, cta_tile,
                          cta_coord, finished, tiled_mma, thread_idx, smem, subtile_index);
