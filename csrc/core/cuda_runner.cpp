@@ -195,8 +195,11 @@ Status plan_cuda(const GemmProblem& p, Plan* plan) {
   if (needs_workspace_plan(result.config.family)) {
     const Staging& s = result.staging = plan_staging(p, result.config);
     if (result.config.family == KernelFamily::kSm90)
-      result.kernel_workspace_bytes = aligned_bytes(
-          kernels::sm90_workspace_size(result.config.row, dense_view(p, result, nullptr)));
+      // The query picks the kernel as the launch will (the bias pointer is
+      // only tested for presence here; a 16-bit one is widened at run time).
+      result.kernel_workspace_bytes = aligned_bytes(kernels::sm90_workspace_size(
+          result.config.row,
+          dense_view(p, result, static_cast<const float*>(p.epilogue.bias.data))));
     result.workspace_bytes = result.kernel_workspace_bytes;
     if (s.x) result.workspace_bytes += aligned_bytes(p.m() * s.k_padded);
     if (s.y) result.workspace_bytes += aligned_bytes(s.n_kernel * s.k_padded);
