@@ -43,12 +43,33 @@ def _env_differences(old: dict, new: dict) -> list[str]:
             "gemm_int8 version": lib.get("version"),
             "gemm_int8 commit": lib.get("git_commit"),
             "timing": doc.get("timer", {}).get("method"),
+            "timing mode": doc.get("timer", {}).get("timing", "events"),
             "alpha": doc["settings"].get("alpha"),
             "reps": doc["settings"].get("reps"),
         }
 
     a, b = facts(old), facts(new)
     return [f"{k}: {a[k]} -> {b[k]}" for k in a if a[k] != b[k]]
+
+
+def _times(a: dict, b: dict) -> tuple[float | None, float | None, str | None]:
+    """Old and new µs measured alike, and the basis when that is not each one's median.
+
+    Where one run's median came from the graph timer and the other's from per-call
+    events, both runs' events medians are compared (files from before --timing: events).
+    """
+    a_ok = a.get("status") == "ok" and a.get("median_us")
+    b_ok = b.get("status") == "ok" and b.get("median_us")
+    ta, tb = a.get("timing", "events"), b.get("timing", "events")
+    if not (a_ok and b_ok) or ta == tb:
+        return (a["median_us"] if a_ok else None), (b["median_us"] if b_ok else None), None
+
+    def events(e):
+        return (
+            e["median_us"] if e.get("timing", "events") == "events" else e.get("events_median_us")
+        )
+
+    return events(a), events(b), f"events ({ta} -> {tb})"
 
 
 def compare(old: dict, new: dict, noise: float = 0.03) -> dict:
@@ -69,9 +90,8 @@ def compare(old: dict, new: dict, noise: float = 0.03) -> dict:
             a, b = old_row["contenders"].get(name), new_row["contenders"].get(name)
             if a is None or b is None:
                 continue
-            a_ok = a.get("status") == "ok" and a.get("median_us")
-            b_ok = b.get("status") == "ok" and b.get("median_us")
-            ratio = b["median_us"] / a["median_us"] if a_ok and b_ok else None
+            old_us, new_us, basis = _times(a, b)
+            ratio = new_us / old_us if old_us and new_us else None
             if ratio is None and a.get("status") == b.get("status"):
                 continue  # refused then, refused now: nothing to compare
             if ratio is None:
@@ -82,15 +102,17 @@ def compare(old: dict, new: dict, noise: float = 0.03) -> dict:
                 verdict = "slower"
             else:
                 verdict = "same"
+            if basis and ratio is not None:
+                verdict += f", {basis}"
             if ratio is not None:
-                totals[name][verdict] += 1
+                totals[name][verdict.split(",")[0]] += 1
                 totals[name]["ratios"].append(ratio)
             rows.append(
                 {
                     "shape": new_row["shape"],
                     "contender": name,
-                    "old_us": a.get("median_us") if a_ok else None,
-                    "new_us": b.get("median_us") if b_ok else None,
+                    "old_us": old_us,
+                    "new_us": new_us,
                     "ratio": ratio,
                     "verdict": verdict,
                 }
@@ -120,11 +142,16 @@ def _cells(result: dict) -> tuple[list[str], list[list[str]]]:
                 "-" if r["old_us"] is None else f"{r['old_us']:.2f}",
                 "-" if r["new_us"] is None else f"{r['new_us']:.2f}",
                 "-" if r["ratio"] is None else f"{r['ratio']:.3f}",
-                r["verdict"].upper() if r["verdict"] in ("faster", "slower") else r["verdict"],
+                _verdict_cell(r["verdict"]),
             ]
         )
         last_shape = r["shape"]
     return headers, rows
+
+
+def _verdict_cell(verdict: str) -> str:
+    head, sep, tail = verdict.partition(",")
+    return (head.upper() if head in ("faster", "slower") else head) + sep + tail
 
 
 def _summary(result: dict) -> list[str]:

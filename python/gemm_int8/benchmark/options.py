@@ -178,6 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
         "write back dirty lines); see docs/benchmark.md",
     )
     r.add_argument(
+        "--timing",
+        choices=("events", "graph", "auto"),
+        default="auto",
+        help="events: CUDA events around each call, L2 flushed before it; graph: CUDA-graph "
+        "replay of back-to-back calls over operand copies larger than 2x L2, replay time / "
+        "calls; auto (default): graph where the fastest contender's events median is below "
+        "50 µs, else events. Every shape also gets the events median and host µs/call",
+    )
+    r.add_argument(
         "--alpha",
         type=_typed(_finite_float),
         default=0.01,

@@ -24,10 +24,13 @@ SCHEMA = "gemm_int8.benchmark/1"
 HEADERS = [
     "shape",
     "contender",
+    "timing",
     "median µs",
     "IQR µs",
     "min µs",
     "max µs",
+    "events µs",
+    "host µs/call",
     "TOPS",
     "% peak",
     "vs bf16",
@@ -59,16 +62,19 @@ def table_rows(doc: dict) -> list[list[str]]:
             ok = e.get("status") == "ok" and e.get("median_us") is not None
             shape = row["shape"] if i == 0 else ""
             if not ok:
-                rows.append([shape, labels[name], status_cell(e)] + ["-"] * 7 + [_check_cell(e)])
+                rows.append([shape, labels[name], status_cell(e)] + ["-"] * 10 + [_check_cell(e)])
                 continue
             rows.append(
                 [
                     shape,
                     labels[name],
+                    e.get("timing", "events") + ("*" if e.get("timing_note") else ""),
                     us(e["median_us"]),
                     us(e.get("iqr_us")),
                     us(e.get("min_us")),
                     us(e.get("max_us")),
+                    us(e.get("events_median_us")),
+                    us(e.get("host_us_per_call")),
                     num(e.get("tops"), ".1f"),
                     num(e.get("pct_peak"), ".1f", "%"),
                     num(e.get("speedup_vs_bf16"), ".2f", "x"),
@@ -77,6 +83,38 @@ def table_rows(doc: dict) -> list[list[str]]:
                 ]
             )
     return rows
+
+
+def timing_notes(doc: dict) -> list[str]:
+    """The footnotes of the table's "*" marks, and shape-level timing notes."""
+    labels = {c["name"]: c["label"] for c in doc["contenders"]}
+    notes = []
+    for row in doc["results"]:
+        if row.get("timing_note"):
+            notes.append(f"{row['shape']}: {row['timing_note']}")
+        for name, e in row["contenders"].items():
+            if e.get("timing_note"):
+                notes.append(f"* {row['shape']} {labels.get(name, name)}: {e['timing_note']}")
+    return notes
+
+
+def _timing_lines(timer: dict) -> list[str]:
+    if "timing" not in timer:  # a file from before --timing
+        return []
+    lines = [
+        f"timing mode: {timer['timing']} (auto: graph where the fastest contender's events "
+        f"median is below {timer['auto_threshold_us']:.0f} µs, else events; per shape in the "
+        "timing column)"
+    ]
+    if timer.get("graph_method"):
+        lines.append(f"graph timer: {timer['graph_method']}")
+    k = timer.get("empty_kernel") or {}
+    lines.append(
+        f"empty-kernel cost (1-element add): per-call (events) timer {us(k.get('events_us'))} µs, "
+        f"graph timer {us(k.get('graph_us'))} µs/call; trivial op (z.add_(1)) host "
+        f"{us(k.get('trivial_op_host_us'))} µs/call, back-to-back eager loop"
+    )
+    return lines
 
 
 def summarize_results(doc: dict) -> dict:
@@ -120,6 +158,7 @@ def _header_lines(doc: dict) -> list[str]:
         f"peak: {peak_text}",
         f"copy bandwidth: {dev['copy_bandwidth']['gb_per_s']:.0f} GB/s (read + write, measured)",
         f"timing: {timer['method']}; warm-up {settings['warmup']} rounds; reps {reps_text}",
+        *_timing_lines(timer),
         f"alpha: {settings['alpha']}; seed {settings['seed']}",
         f"gemm_int8 {lib.get('version')}{commit_text}; torch {doc['environment']['torch']}",
     ]
@@ -146,6 +185,8 @@ def _summary_lines(doc: dict) -> list[str]:
 
 def text_report(doc: dict) -> str:
     parts = _header_lines(doc) + ["", format_table(HEADERS, table_rows(doc)), ""]
+    notes = timing_notes(doc)
+    parts += notes + [""] if notes else []
     fused_rows = fused.rows(doc)
     if fused_rows:
         parts += [fused.title(doc), "", format_table(fused.HEADERS, fused_rows), ""]
@@ -160,9 +201,10 @@ def markdown_report(doc: dict) -> str:
     out += [f"- {line}" for line in _header_lines(doc)]
     out += [f"- command: `{' '.join(doc['command'])}`", f"- date: {doc['created']}", ""]
     out.append("| " + " | ".join(HEADERS) + " |")
-    out.append("|" + "|".join(["---"] * 2 + ["---:"] * 8 + ["---"]) + "|")
+    out.append("|" + "|".join(["---"] * 3 + ["---:"] * 10 + ["---"]) + "|")
     for r in table_rows(doc):
         out.append("| " + " | ".join(md_escape(c) for c in r) + " |")
+    out += [""] + [f"- {md_escape(n)}" for n in timing_notes(doc)] if timing_notes(doc) else []
     fused_rows = fused.rows(doc)
     if fused_rows:
         out += ["", f"## {fused.title(doc)}", ""]
@@ -174,7 +216,11 @@ def markdown_report(doc: dict) -> str:
         out += ["", f"**Run stopped early:** {doc['stopped']}"]
     out += [
         "",
-        "Columns: median, interquartile range, min and max of the per-call times; TOPS = 2MNK /"
+        "Columns: timing = the timer of the median (events: CUDA events around each call, L2"
+        " flushed; graph: CUDA-graph replay of back-to-back calls over rotating operands;"
+        " * = fell back to events, see the note); median, interquartile range, min and max of"
+        " the per-call times; events µs = the events median, whatever the timing; host µs/call"
+        " = wall time per call of a back-to-back eager loop ended by one synchronize; TOPS = 2MNK /"
         " median; % peak of the dense datasheet peak for the contender's math (int8, or bf16 for"
         " torch bf16); vs bf16 = bf16 median / this median; × mem floor = median / ((MK + NK +"
         " 2MN) bytes / measured copy bandwidth), shown for memory-bound shapes; / plain ="

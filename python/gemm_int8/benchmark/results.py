@@ -38,6 +38,7 @@ def settings_from_args(args, device) -> runner.Settings:
         save_samples=args.save_samples,
         progress=not args.no_progress,
         flush=args.flush,
+        timing=args.timing,
     )
 
 

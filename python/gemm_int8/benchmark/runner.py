@@ -9,6 +9,14 @@ import torch
 from gemm_int8.benchmark.checks import check_output, exact_accumulator, scaled_bf16
 from gemm_int8.benchmark.contenders import Contender, Problem, describe_failure
 from gemm_int8.benchmark.env import ClockReader, cpu_model, known_peak
+from gemm_int8.benchmark.graph_timing import (
+    AUTO_THRESHOLD_US,
+    GRAPH_KIND,
+    choose_mode,
+    empty_kernel_costs,
+    graph_phase,
+    host_loop_us,
+)
 from gemm_int8.benchmark.progress import Progress
 from gemm_int8.benchmark.shapes import Shape
 from gemm_int8.benchmark.timing import (
@@ -35,6 +43,8 @@ class Settings:
     save_samples: bool = False
     progress: bool = True
     flush: str = "read"  # how CudaTimer flushes L2: "read" or "write"
+    timing: str = "auto"  # "events", "graph" or "auto": see graph_timing.choose_mode
+    host_calls: int = 200  # calls of the back-to-back eager loop (host µs/call), at most
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -70,7 +80,8 @@ def _failure(exc: BaseException) -> dict:
     return {"status": status, "detail": reason, "error": str(exc)[:2000]}
 
 
-def _run_shape(shape, contenders, settings, device, timer) -> dict:
+def _run_shape(shape, contenders, settings, device, timer, row) -> dict:
+    """Checks and times every contender on ``shape``; sets ``row``'s timing fields."""
     entries: dict[str, dict] = {}
     try:
         x, y = _inputs(shape, settings.seed, device)
@@ -85,6 +96,7 @@ def _run_shape(shape, contenders, settings, device, timer) -> dict:
         epilogue = problem.epilogue if c.expect.epilogue else None
         return check_output(out, acc, settings.alpha, c.expect, want, epilogue)
 
+    ctx = {"settings": settings, "device": device, "row": row, "verify": verify}
     fns = {}
     for c in contenders:
         try:
@@ -132,10 +144,42 @@ def _run_shape(shape, contenders, settings, device, timer) -> dict:
                     "check": check.as_dict(),
                 }
                 continue
-            entries[name].update(summarize(times[name]))
+            stats = summarize(times[name])
+            entries[name].update(stats, timing="events")
+            entries[name].update({f"events_{k}": stats[k] for k in ("median_us", "iqr_us")})
             if settings.save_samples:
                 entries[name]["samples_us"] = [round(t, 3) for t in times[name]]
+    _second_timings(shape, [c for c in contenders if c.name in fns], fns, entries, problem, **ctx)
     return entries
+
+
+def _second_timings(shape, contenders, fns, entries, problem, settings, device, row, verify):
+    """The host loop, and (where the shape's mode is graph) the graph timing."""
+    timed = [c for c in contenders if entries[c.name].get("median_us") is not None]
+    medians = [entries[c.name]["median_us"] for c in timed]
+    estimate = min(medians) if medians else None
+    mode, note = choose_mode(settings.timing, estimate, device.type)
+    row["timing"], row["timing_estimate_us"] = mode, estimate
+    if note:
+        row["timing_note"] = note
+    if device.type != "cuda":
+        return
+    for c in timed:  # no flush, no sync inside: what a caller pays per call, back to back
+        calls = max(10, min(settings.host_calls, int(5e4 / max(entries[c.name]["median_us"], 1))))
+        entries[c.name]["host_us_per_call"] = host_loop_us(fns[c.name], device, calls)
+        entries[c.name]["host_calls"] = calls
+    if mode != "graph" or not timed:
+        return
+    try:
+        fields = graph_phase(timed, problem, shape.min_bytes, estimate, settings, device, verify)
+    except Exception as exc:
+        _check_device(device)
+        fields = {c.name: {"timing_note": f"graph timing failed: {str(exc)[:200]}"} for c in timed}
+    for name, f in fields.items():
+        if f.get("status") == "wrong":  # wrong results are never timed
+            for k in [k for k in entries[name] if k.endswith("_us") or k == "reps"]:
+                del entries[name][k]
+        entries[name].update(f)
 
 
 def _add_figures(row: dict, contenders: list[Contender], device_info: dict) -> None:
@@ -195,7 +239,14 @@ def run(shapes: list[Shape], contenders: list[Contender], settings: Settings, de
     else:
         timer, clock = CpuTimer(), None
     info = describe_device(device)
-    timer_info = {"method": timer.kind, "l2_flush_bytes": timer.flush_bytes}
+    timer_info = {
+        "method": timer.kind,
+        "l2_flush_bytes": timer.flush_bytes,
+        "timing": settings.timing,
+        "graph_method": GRAPH_KIND if device.type == "cuda" else None,
+        "auto_threshold_us": AUTO_THRESHOLD_US,
+        "empty_kernel": empty_kernel_costs(device, timer, settings.host_calls),
+    }
     if clock is not None:
         timer_info["clock_method"] = clock.method
 
@@ -213,7 +264,7 @@ def run(shapes: list[Shape], contenders: list[Contender], settings: Settings, de
                 "min_bytes": shape.min_bytes,
             }
             try:
-                row["contenders"] = _run_shape(shape, contenders, settings, device, timer)
+                row["contenders"] = _run_shape(shape, contenders, settings, device, timer, row)
             except (DeviceBroken, KeyboardInterrupt):
                 raise
             except Exception as exc:  # e.g. out of memory while checking: record it, go on
