@@ -3,9 +3,15 @@
 Weights are int8 with one float32 scale per output channel; activations are
 quantized per token on the fly (:func:`gemm_int8.quantize`) and multiplied
 with :func:`gemm_int8.scaled_mm`, bias fused, in the input's dtype.
+
+For training, :class:`Int8TrainableLinear` (``convert(model, training=True)``)
+keeps float master weights and runs the forward and backward GEMMs in int8
+through :func:`gemm_int8.nn.functional.int8_linear`.
 """
 
+from gemm_int8.nn import functional
 from gemm_int8.nn.convert import convert, unconvert
 from gemm_int8.nn.linear import Int8Linear
+from gemm_int8.nn.training import Int8TrainableLinear
 
-__all__ = ["Int8Linear", "convert", "unconvert"]
+__all__ = ["Int8Linear", "Int8TrainableLinear", "convert", "functional", "unconvert"]

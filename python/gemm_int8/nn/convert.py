@@ -1,4 +1,5 @@
-"""convert / unconvert: swap a model's nn.Linear layers for Int8Linear and back."""
+"""convert / unconvert: swap a model's nn.Linear layers for Int8Linear (or, for
+training, Int8TrainableLinear) and back."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import nn
 
+from gemm_int8.nn.functional import check_modes
 from gemm_int8.nn.linear import Int8Linear
+from gemm_int8.nn.training import Int8TrainableLinear
 
 Filter = str | Iterable[str] | Callable[[str, nn.Module], bool] | None
 
@@ -36,8 +39,18 @@ def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
     setattr(model.get_submodule(parent_name), child, new)
 
 
-def convert(model: nn.Module, *, include: Filter = None, exclude: Filter = None) -> list[str]:
-    """Replaces ``model``'s nn.Linear layers by :class:`Int8Linear`, in place.
+def convert(
+    model: nn.Module,
+    *,
+    include: Filter = None,
+    exclude: Filter = None,
+    training: bool = False,
+    forward: str | None = None,
+    grad_input: str | None = None,
+    grad_weight: str | None = None,
+) -> list[str]:
+    """Replaces ``model``'s nn.Linear layers by :class:`Int8Linear`, in place, or
+    with ``training=True`` by :class:`Int8TrainableLinear`.
 
     A layer is converted when its qualified name (as in ``named_modules()``)
     matches ``include`` and not ``exclude``. Each filter is a regular
@@ -51,6 +64,14 @@ def convert(model: nn.Module, *, include: Filter = None, exclude: Filter = None)
     are left alone. A layer shared under several names becomes one shared
     Int8Linear.
 
+    ``training=True`` keeps the float weights (the new layers share the
+    nn.Linear's Parameters, so convert before building the optimizer or
+    after, either works) and runs the forward and backward GEMMs in int8 as
+    chosen by ``forward``, ``grad_input`` and ``grad_weight`` (``"int8"`` or
+    ``"bf16"``; defaults ``"int8"``, ``"int8"``, ``"bf16"``, see
+    :func:`gemm_int8.nn.functional.int8_linear`). These options need
+    ``training=True``.
+
     Returns:
         the names of the converted layers, in ``named_modules()`` order.
     """
@@ -59,9 +80,18 @@ def convert(model: nn.Module, *, include: Filter = None, exclude: Filter = None)
             "model: convert replaces submodules in place; for a single nn.Linear use "
             "Int8Linear.from_linear"
         )
+    modes = {"forward": forward, "grad_input": grad_input, "grad_weight": grad_weight}
+    if training:
+        defaults = {"forward": "int8", "grad_input": "int8", "grad_weight": "bf16"}
+        modes = {k: defaults[k] if v is None else v for k, v in modes.items()}
+        check_modes(**modes)
+    else:
+        given = [k for k, v in modes.items() if v is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)}: only meaningful with training=True")
     wanted = _matcher(include, "include") if include is not None else None
     unwanted = _matcher(DEFAULT_EXCLUDE if exclude is None else exclude, "exclude")
-    converted: dict[int, Int8Linear] = {}
+    converted: dict[int, nn.Module] = {}
     names = []
     for name, module in list(model.named_modules(remove_duplicate=False)):
         if type(module) is not nn.Linear:
@@ -69,7 +99,10 @@ def convert(model: nn.Module, *, include: Filter = None, exclude: Filter = None)
         if (wanted is not None and not wanted(name, module)) or unwanted(name, module):
             continue
         if id(module) not in converted:
-            converted[id(module)] = Int8Linear.from_linear(module)
+            if training:
+                converted[id(module)] = Int8TrainableLinear.from_linear(module, **modes)
+            else:
+                converted[id(module)] = Int8Linear.from_linear(module)
         _replace(model, name, converted[id(module)])
         names.append(name)
     return names
@@ -79,7 +112,8 @@ def convert(model: nn.Module, *, include: Filter = None, exclude: Filter = None)
 def unconvert(model: nn.Module) -> list[str]:
     """Replaces every :class:`Int8Linear` of ``model`` by an nn.Linear holding its
     dequantized weight (``weight * weight_scale``, in the layer's ``float_dtype``)
-    and bias, in place. Returns the names of the replaced layers."""
+    and bias, and every :class:`Int8TrainableLinear` by an nn.Linear sharing its
+    Parameters, in place. Returns the names of the replaced layers."""
     if isinstance(model, Int8Linear):
         raise TypeError(
             "model: unconvert replaces submodules in place; for a single Int8Linear use "
@@ -88,6 +122,22 @@ def unconvert(model: nn.Module) -> list[str]:
     restored: dict[int, nn.Linear] = {}
     names = []
     for name, module in list(model.named_modules(remove_duplicate=False)):
+        if isinstance(module, Int8TrainableLinear):
+            if id(module) not in restored:
+                linear = nn.Linear(
+                    module.in_features,
+                    module.out_features,
+                    bias=module.bias is not None,
+                    device="meta",
+                    dtype=module.weight.dtype,
+                )
+                linear.weight = module.weight
+                linear.bias = module.bias
+                linear.train(module.training)
+                restored[id(module)] = linear
+            _replace(model, name, restored[id(module)])
+            names.append(name)
+            continue
         if not isinstance(module, Int8Linear):
             continue
         if id(module) not in restored:

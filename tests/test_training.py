@@ -1,0 +1,253 @@
+"""gemm_int8.nn training: int8_linear's autograd, Int8TrainableLinear, convert(training=True)."""
+
+import gemm_int8
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import requires_cuda
+from gemm_int8.nn import Int8TrainableLinear, convert, unconvert
+from gemm_int8.nn.functional import int8_linear
+from torch import nn
+
+ALL_INT8 = {"forward": "int8", "grad_input": "int8", "grad_weight": "int8"}
+ALL_BF16 = {"forward": "bf16", "grad_input": "bf16", "grad_weight": "bf16"}
+
+
+def rel_err(actual: torch.Tensor, expected: torch.Tensor) -> float:
+    """Relative Frobenius error."""
+    actual, expected = actual.double(), expected.double()
+    return ((actual - expected).norm() / expected.norm()).item()
+
+
+def deq(t: torch.Tensor, granularity: str) -> torch.Tensor:
+    """The float64 dequantization of gemm_int8.quantize(t, granularity)."""
+    q, scale = gemm_int8.quantize(t, granularity)
+    return q.double() * scale.double()
+
+
+def grads(fn, x, w, b, dy):
+    x, w, b = (t.detach().clone().requires_grad_() for t in (x, w, b))
+    out = fn(x, w, b)
+    out.backward(dy)
+    return out.detach(), x.grad, w.grad, b.grad
+
+
+def operands(gen, device, t=48, k=96, n=40, dtype=torch.float32):
+    def rand(*shape):
+        return torch.randn(shape, generator=gen).to(dtype).to(device)
+
+    return rand(2, t // 2, k), rand(n, k) / k**0.5, rand(n), rand(2, t // 2, n)
+
+
+def test_int8_gradients_match_the_dequantized_reference(device, gen):
+    # Stated tolerances: each int8 GEMM is within 1e-5 (relative Frobenius) of the
+    # float64 product of its dequantized operands, and within 2e-2 of the exact
+    # float gradient (the quantization error of two 8-bit operands).
+    x, w, b, dy = operands(gen, device)
+    out, dx, dw, db = grads(lambda *a: int8_linear(*a, **ALL_INT8), x, w, b, dy)
+    _, fdx, fdw, fdb = grads(F.linear, x, w, b, dy)
+    x2, dy2 = x.reshape(-1, 96), dy.reshape(-1, 40)
+    ref_out = deq(x2, "row") @ deq(w, "row").T + b.double()
+    ref_dx = deq(dy2, "row") @ deq(w, "col")
+    ref_dw = deq(dy2, "col").T @ deq(x2, "col")
+    assert out.shape == (2, 24, 40) and dx.shape == x.shape and dw.shape == w.shape
+    assert rel_err(out.reshape(-1, 40), ref_out) < 1e-5
+    assert rel_err(dx.reshape(-1, 96), ref_dx) < 1e-5
+    assert rel_err(dw, ref_dw) < 1e-5
+    assert rel_err(dx, fdx) < 2e-2 and rel_err(dw, fdw) < 2e-2
+    # The bias gradient is the float32 sum of dY over tokens.
+    torch.testing.assert_close(db, fdb, rtol=1e-6, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_gradient_dtypes_follow_the_inputs(device, gen, dtype):
+    x, w, b, dy = operands(gen, device, dtype=dtype)
+    w32 = w.float()  # a float32 master weight under bfloat16 activations
+    out, dx, dw, db = grads(lambda *a: int8_linear(*a, **ALL_INT8), x, w32, b, dy)
+    assert out.dtype == dtype and dx.dtype == dtype
+    assert dw.dtype == torch.float32 and db.dtype == dtype
+
+
+@pytest.mark.parametrize("option", ["forward", "grad_input", "grad_weight"])
+def test_bf16_options_equal_f_linear(device, gen, option):
+    # With an option at "bf16", that GEMM is F.linear's (float32 here: a tight
+    # allclose, the only difference being the summation order of the BLAS
+    # call); the others stay int8.
+    x, w, b, dy = operands(gen, device)
+    modes = dict(ALL_INT8, **{option: "bf16"})
+    out, dx, dw, _ = grads(lambda *a: int8_linear(*a, **modes), x, w, b, dy)
+    fout, fdx, fdw, _ = grads(F.linear, x, w, b, dy)
+    got, want = {"forward": (out, fout), "grad_input": (dx, fdx), "grad_weight": (dw, fdw)}[option]
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    # And all three at bf16 is F.linear's autograd.
+    actual = grads(lambda *a: int8_linear(*a, **ALL_BF16), x, w, b, dy)
+    for got, want in zip(actual, grads(F.linear, x, w, b, dy), strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_all_bf16_in_bfloat16_equals_f_linear(device, gen):
+    # bfloat16 tensors: the plain path is F.linear's autograd (bf16 tolerances,
+    # the bias gradient being summed in float32 here).
+    x, w, b, dy = operands(gen, device, dtype=torch.bfloat16)
+    actual = grads(lambda *a: int8_linear(*a, **ALL_BF16), x, w, b, dy)
+    for got, want in zip(actual, grads(F.linear, x, w, b, dy), strict=True):
+        assert got.dtype == torch.bfloat16
+        torch.testing.assert_close(got, want)
+
+
+def test_no_bias_and_frozen_inputs(gen):
+    x, w, _, dy = operands(gen, "cpu")
+    w = w.requires_grad_()
+    out = int8_linear(x, w)  # x needs no gradient: dX is not computed
+    out.backward(dy)
+    assert w.grad is not None and x.grad is None
+
+
+def _train(int8: bool, steps: int = 200) -> tuple[float, float]:
+    g = torch.Generator().manual_seed(1234)
+    x = torch.randn(512, 32, generator=g)
+    teacher = torch.randn(32, 8, generator=g)
+    y = torch.tanh(x @ teacher / 4) + 0.05 * torch.randn(512, 8, generator=g)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(32, 64), nn.GELU(), nn.Linear(64, 8))
+    if int8:
+        assert convert(model, training=True, **ALL_INT8) == ["0", "2"]
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    with torch.no_grad():
+        initial = F.mse_loss(model(x), y).item()
+    for step in range(steps):
+        idx = torch.arange(step * 64, (step + 1) * 64) % 512
+        loss = F.mse_loss(model(x[idx]), y[idx])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        return initial, F.mse_loss(model(x), y).item()
+
+
+def test_convergence_matches_float():
+    # A 32 -> 64 -> 8 MLP, same seed and data, 200 Adam steps: with all three
+    # GEMMs in int8 the final loss is within 2% (relative) of float32's
+    # (measured: 0.02579 float32, 0.02581 int8, +0.08%).
+    float_initial, float_final = _train(False)
+    int8_initial, int8_final = _train(True)
+    assert float_final < 0.1 * float_initial and int8_final < 0.1 * int8_initial
+    assert abs(int8_final - float_final) <= 0.02 * float_final, (float_final, int8_final)
+
+
+def test_bad_inputs():
+    x, w = torch.randn(4, 16), torch.randn(8, 16)
+    with pytest.raises(TypeError, match="weight"):
+        int8_linear(x, w.to(torch.int8))
+    with pytest.raises(TypeError, match="^x"):
+        int8_linear(x.to(torch.int32), w)
+    with pytest.raises(ValueError, match="in_features=16"):
+        int8_linear(torch.randn(4, 12), w)
+    with pytest.raises(ValueError, match="bias"):
+        int8_linear(x, w, torch.randn(7))
+    with pytest.raises(ValueError, match="grad_weight"):
+        int8_linear(x, w, grad_weight="fp8")
+    with pytest.raises(ValueError, match="in_features=16"):
+        Int8TrainableLinear(16, 8)(torch.randn(3, 12))
+    with pytest.raises(ValueError, match="forward"):
+        Int8TrainableLinear(16, 8, forward="int4")
+    with pytest.raises(ValueError, match="training=True"):
+        convert(nn.Sequential(nn.Linear(4, 4)), grad_weight="int8")
+
+
+def test_module_from_linear_and_convert(gen):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+    model.lm_head = nn.Linear(4, 4)
+    params = [p for p in model.parameters()]
+    assert convert(model, training=True, grad_weight="int8") == ["0", "2"]
+    assert type(model.lm_head) is nn.Linear  # the same lm_head rule as convert
+    layer = model[0]
+    assert isinstance(layer, Int8TrainableLinear) and layer.grad_weight_mode == "int8"
+    assert list(model.parameters()) == params  # shared, not copied
+    assert sorted(layer.state_dict()) == ["bias", "weight"]
+    assert "grad_weight=int8" in repr(layer)
+    x = torch.randn((3, 5, 16), generator=gen)
+    model(x).sum().backward()
+    assert all(p.grad is not None for p in model[0].parameters())
+    assert unconvert(model) == ["0", "2"]
+    assert type(model[0]) is nn.Linear and list(model.parameters()) == params
+    single = Int8TrainableLinear.from_linear(nn.Linear(8, 2, bias=False))
+    assert single.bias is None and single(torch.randn(3, 8)).shape == (3, 2)
+
+
+def _loss(model, x):
+    return model(x).square().mean()
+
+
+def _step(model, x):
+    loss = _loss(model, x)
+    loss.backward()
+    return loss
+
+
+def test_compile_forward_and_backward(gen):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(32, 64), nn.GELU(), nn.Linear(64, 8))
+    convert(model, training=True, **ALL_INT8)
+    x = torch.randn((16, 32), generator=gen)
+    eager = _step(model, x)
+    eager_grads = [p.grad.clone() for p in model.parameters()]
+
+    def check(loss):
+        # Inductor's GELU and mean round differently from eager by an ulp, which
+        # can flip an int8 rounding of dY: compare within a quantization step.
+        torch.testing.assert_close(loss, eager, rtol=1e-4, atol=1e-6)
+        for p, g in zip(model.parameters(), eager_grads, strict=True):
+            assert rel_err(p.grad, g) < 1e-2
+        model.zero_grad()
+
+    model.zero_grad()
+    # The autograd.Function traces under fullgraph: dynamo traces its forward,
+    # AOTAutograd compiles its backward (the ops have fake impls), so the
+    # loss.backward() below runs the compiled backward graph.
+    compiled_loss = torch.compile(_loss, fullgraph=True)
+    loss = compiled_loss(model, x)
+    loss.backward()
+    check(loss)
+    # A whole step with loss.backward() inside cannot be fullgraph: dynamo does
+    # not trace Tensor.backward() (a graph break unrelated to int8_linear,
+    # "trace_autograd_ops is off"); without fullgraph it compiles around it.
+    check(torch.compile(_step)(model, x))
+
+
+@requires_cuda
+def test_cuda_training_step_has_no_sync_and_captures():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 128), nn.GELU(), nn.Linear(128, 16)).cuda()
+    convert(model, training=True, **ALL_INT8)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, capturable=True)
+    x = torch.randn(32, 64, device="cuda")
+
+    def step():
+        optimizer.zero_grad(set_to_none=False)
+        loss = model(x).square().mean()
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):  # warm up (allocator, Adam state) off the default stream
+            step()
+    torch.cuda.current_stream().wait_stream(side)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        step()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        loss = step()
+    before = [p.detach().clone() for p in model.parameters()]
+    graph.replay()
+    torch.cuda.synchronize()
+    assert torch.isfinite(loss)
+    assert any(not torch.equal(p, q) for p, q in zip(model.parameters(), before, strict=True))
