@@ -176,16 +176,25 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
              : t128x256x128_c2x1_coop;
 }
 
-// The skinny boundary (docs/performance.md, "Round 3"): decode on GPUs
-// whose tensor-core family is sm80 (Ampere, Ada, and later GPUs without
-// sm_90a code). Measured on an H100 only: 1x4096x4096 13.0 us vs 25.7 for
-// the sm80 rows; N > 8192 launches more CTAs than stay resident
-// (1x14336x4096 33.1 us). Hopper's swapped sm90 rows beat it (12.5-12.7 us).
-bool skinny_wins(const GemmProblem& p, KernelFamily large_family) {
-  return large_family == KernelFamily::kSm80 && p.m() <= 16 && p.n() <= 8192;
+// The skinny boundary. H200, 2026-11-30, graph timing (docs/performance.md,
+// "Issue 10 — decode"): at M <= 16 the one-tile skinny rows beat the swapped
+// sm90 rows while N and K stay at most 8192 (1x4096x4096 6.0 us vs 7.4;
+// 1x1024x4096 3.0 vs 5.6) and lose beyond (1x14336x4096 20.7 vs 17.1;
+// 1x4096x14336 18.8 vs 17.6: more CTAs than stay resident, or a warp's K
+// range in several serial steps). On sm80-family GPUs the same boundary
+// (1x4096x4096 13.0 us vs 25.7 for the sm80 rows on an H100, "Round 3").
+// Rows it would have to stage (not 16-byte aligned) go elsewhere: staging
+// copies the whole weight.
+bool skinny_wins(const GemmProblem& p) {
+  return p.m() <= 16 && p.n() <= 8192 && p.k() <= 8192 && row_alignment_bytes(p.x) >= 16 &&
+         row_alignment_bytes(p.y) >= 16;
 }
 
-int skinny_row(const GemmProblem&) { return skinny::m16_r2_w8_u4; }
+// x rows fitting one 8-column mma tile and a narrow y (the k and v
+// projections): every K chunk of a warp in flight (1x1024x4096 3.0 us vs 3.6).
+int skinny_row(const GemmProblem& p) {
+  return p.m() <= 8 && p.n() <= 2048 ? skinny::m8_r1_w8_u8 : skinny::m16_r1_w8_u4;
+}
 
 }  // namespace
 
@@ -237,7 +246,7 @@ Status choose_config(const GemmProblem& problem, const DeviceInfo& device,
                                     : sm80_usable ? KernelFamily::kSm80
                                                   : KernelFamily::kSimt;
   KernelFamily family = override_.forced ? override_.family : large_family;
-  if (!override_.forced && sm80_usable && skinny_wins(problem, large_family))
+  if (!override_.forced && sm80_usable && skinny_wins(problem))
     family = KernelFamily::kSkinny;
   else if (!override_.forced && sm80_usable && small_with_eight_byte_rows(problem))
     family = KernelFamily::kSm80;

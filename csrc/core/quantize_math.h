@@ -1,6 +1,7 @@
 // The quantization rule of quantize.h, written once for the CPU loop and the
-// CUDA kernels. Compiles as plain C++ and as CUDA. Division is a real IEEE
-// division (never a multiply by a reciprocal), so every path rounds alike.
+// CUDA kernels. Compiles as plain C++ and as CUDA. x / scale is the
+// correctly rounded IEEE quotient on every path, so every path rounds alike;
+// where the scale allows, it is computed without a division (see divide()).
 #pragma once
 
 #include <cmath>
@@ -35,11 +36,41 @@ struct QuantStats {
   }
 };
 
-// Scale and zero point of one group.
+// Scale and zero point of one group. inv_scale is 1 / scale rounded to
+// nearest when divide() may use it, 0 otherwise.
 struct QuantParams {
   float scale = 1.0f;
   int32_t zero_point = 0;
+  float inv_scale = 0.0f;
 };
+
+// Scales in [2^-64, 2^64] keep every intermediate of divide() normal for the
+// quotients that matter (|x / scale| >= 2^-30; smaller ones round to 0 either
+// way), which is what its exactness argument needs.
+GEMM_INT8_HD float reciprocal_for_divide(float scale) {
+  const bool normal_range = scale >= 5.421010862e-20f && scale <= 1.844674407e19f;
+#if defined(__CUDA_ARCH__)
+  return normal_range ? __frcp_rn(scale) : 0.0f;
+#else
+  return normal_range ? 1.0f / scale : 0.0f;
+#endif
+}
+
+// x / p.scale, correctly rounded. Division is the slowest float operation
+// on a GPU (a reciprocal on the special-function unit plus a range check per
+// element); with the row's reciprocal r = RN(1 / scale) it is five
+// full-rate operations: y0 = RN(x r) is within 1.5 ulp of the quotient, one
+// residual step (e = x - scale y, exact in an fma) makes it faithful, and a
+// second one rounds it correctly (Markstein's theorem: faithful y, r within
+// half an ulp of 1 / scale). tests/cpp/test_quantize.cpp compares it with
+// the division on adversarial quotients.
+GEMM_INT8_HD float divide(float x, const QuantParams& p) {
+  if (p.inv_scale == 0.0f) return x / p.scale;
+  const float r = p.inv_scale;
+  float y = x * r;
+  y = fmaf(fmaf(-y, p.scale, x), r, y);
+  return fmaf(fmaf(-y, p.scale, x), r, y);
+}
 
 // rint(v) to nearest even, NaN -> 0, clamped to [lo, hi].
 GEMM_INT8_HD int32_t round_clamp(float v, int32_t lo, int32_t hi) {
@@ -62,19 +93,38 @@ GEMM_INT8_HD QuantParams quant_params(const QuantStats& s) {
   if (!kAsymmetric) {
     p.scale = s.hi / 127.0f;
     if (p.scale == 0.0f) p.scale = 1.0f;  // all-zero (or tiny) group: q = 0
+    p.inv_scale = reciprocal_for_divide(p.scale);
     return p;
   }
   p.scale = (s.hi - s.lo) / 255.0f;
   if (p.scale == 0.0f) p.scale = 1.0f;
   p.zero_point = -128 - round_clamp(s.lo / p.scale, -255, 0);
+  p.inv_scale = reciprocal_for_divide(p.scale);
   return p;
 }
 
+// round_clamp for a finite v: on the GPU an add that rounds to an integer
+// (1.5 * 2^23 + v has unit spacing, ties to even) instead of a conversion on
+// the special-function unit.
+GEMM_INT8_HD int32_t round_clamp_finite(float v, int32_t lo, int32_t hi) {
+#if defined(__CUDA_ARCH__)
+  v = fminf(fmaxf(v, static_cast<float>(lo)), static_cast<float>(hi));
+  return __float_as_int(__fadd_rn(v, 12582912.0f)) - 0x4B400000;
+#else
+  return round_clamp(v, lo, hi);
+#endif
+}
+
+// inv_scale != 0 means a finite scale, so the group's own values give finite
+// quotients; NaN and inf take round_clamp's general path.
 template <bool kAsymmetric>
 GEMM_INT8_HD int8_t quantize_value(float v, const QuantParams& p) {
-  if (!kAsymmetric) return static_cast<int8_t>(round_clamp(v / p.scale, -127, 127));
+  const float q = divide(v, p);
+  constexpr int32_t lo = kAsymmetric ? -512 : -127, hi = kAsymmetric ? 512 : 127;
+  int32_t r = p.inv_scale != 0.0f ? round_clamp_finite(q, lo, hi) : round_clamp(q, lo, hi);
+  if (!kAsymmetric) return static_cast<int8_t>(r);
   // rint(x / scale) lies in [-255, 255] for the group's own x; + zp in int32.
-  const int32_t r = round_clamp(v / p.scale, -512, 512) + p.zero_point;
+  r += p.zero_point;
   return static_cast<int8_t>(r < -128 ? -128 : (r > 127 ? 127 : r));
 }
 

@@ -46,6 +46,12 @@ TORCH_LIBRARY(gemm_int8, m) {
   m.def(
       "quantize(Tensor x, str granularity=\"row\", *, bool asymmetric=False) -> "
       "(Tensor, Tensor, Tensor?)");
+  // Int8Linear's forward in one call: x (..., K) float quantized per token
+  // (symmetric, the rule of quantize), times an int8 weight (N, K) with
+  // float32 per-channel scales, plus bias, in x's dtype.
+  m.def(
+      "quantized_linear(Tensor x, Tensor weight, Tensor weight_scale, Tensor? bias=None) -> "
+      "Tensor");
 }
 
 // The original library's operator, so scripts written for it run unchanged.

@@ -33,6 +33,7 @@ TORCH_LIBRARY_IMPL(gemm_int8, CPU, m) {
   m.impl("scaled_mm_out", &Ops::scaled_mm_out);
   m.impl("row_sums", &row_sums_op);
   m.impl("quantize", &quantize_op);
+  m.impl("quantized_linear", &quantized_linear<compute_cpu, quantize_op>);
 }
 
 TORCH_LIBRARY_IMPL(gemm_int8_CUDA, CPU, m) { m.impl("int8_matmul", &Ops::int8_matmul); }

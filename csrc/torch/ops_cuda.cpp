@@ -60,6 +60,7 @@ TORCH_LIBRARY_IMPL(gemm_int8, CUDA, m) {
   m.impl("scaled_mm_out", &Ops::scaled_mm_out);
   m.impl("row_sums", &row_sums_op);
   m.impl("quantize", &quantize_op);
+  m.impl("quantized_linear", &quantized_linear<compute_cuda, quantize_op>);
 }
 
 TORCH_LIBRARY_IMPL(gemm_int8_CUDA, CUDA, m) { m.impl("int8_matmul", &Ops::int8_matmul); }

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <optional>
+#include <string>
 
 #include "matmul_common.h"
+#include "quantize_common.h"
 
 namespace gemm_int8::torch_ops {
 
@@ -52,5 +54,37 @@ struct GemmOps {
             optional_arg(y_sums)};
   }
 };
+
+// quantized_linear: quantize x per token, then scaled_mm with both scales
+// and the bias (a composite of two core calls, so both validate). The
+// weight's arguments are checked here, under their own names; the GEMM would
+// call them y and y_scale.
+template <Status (*compute)(const GemmProblem&),
+          QuantizeResult (*quantize)(const at::Tensor&, c10::string_view, bool)>
+at::Tensor quantized_linear(const at::Tensor& x, const at::Tensor& weight,
+                            const at::Tensor& weight_scale, const OptTensor& bias) {
+  TORCH_CHECK_VALUE(x.dim() >= 1, "x: expected a tensor of shape (..., K), got a 0-d tensor");
+  const int64_t k = x.size(-1);
+  TORCH_CHECK_VALUE(weight.dim() == 2 && weight.size(1) == k,
+                    "weight: expected shape (N, K=" + std::to_string(k) + ") for x of shape " +
+                        std::string(c10::str(x.sizes())) + ", got " +
+                        std::string(c10::str(weight.sizes())));
+  TORCH_CHECK_TYPE(
+      weight.scalar_type() == at::kChar,
+      "weight: expected int8, got " + std::string(c10::toString(weight.scalar_type())));
+  TORCH_CHECK_VALUE(weight_scale.dim() == 1 && weight_scale.size(0) == weight.size(0),
+                    "weight_scale: expected shape (N=" + std::to_string(weight.size(0)) +
+                        ",), got " + std::string(c10::str(weight_scale.sizes())));
+  TORCH_CHECK_TYPE(weight_scale.scalar_type() == at::kFloat,
+                   "weight_scale: expected float32, got " +
+                       std::string(c10::toString(weight_scale.scalar_type())));
+  TORCH_CHECK_VALUE(!bias || (bias->dim() == 1 && bias->size(0) == weight.size(0)),
+                    "bias: expected shape (N=" + std::to_string(weight.size(0)) + ",), got " +
+                        std::string(c10::str(bias->sizes())));
+  const auto [q, scales, zero_points] = quantize(x, "row", false);
+  const at::Tensor x_scale = scales.view({-1});
+  const EpilogueArgs epilogue{1.0, &x_scale, &weight_scale, optional_arg(bias)};
+  return gemm_new(q, weight, epilogue, x.scalar_type(), compute);
+}
 
 }  // namespace gemm_int8::torch_ops

@@ -5,7 +5,15 @@ from gemm_int8 import _library
 _library.load()
 
 from gemm_int8 import nn  # noqa: E402
-from gemm_int8.ops import matmul, quantize, row_sums, scaled_mm  # noqa: E402
+from gemm_int8.ops import matmul, quantize, quantized_linear, row_sums, scaled_mm  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["matmul", "nn", "quantize", "row_sums", "scaled_mm", "__version__"]
+__all__ = [
+    "matmul",
+    "nn",
+    "quantize",
+    "quantized_linear",
+    "row_sums",
+    "scaled_mm",
+    "__version__",
+]

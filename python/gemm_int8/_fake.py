@@ -76,6 +76,21 @@ def _row_sums(y):
     return y.new_empty((y.shape[0],), dtype=torch.int32)
 
 
+@torch.library.register_fake("gemm_int8::quantized_linear")
+def _quantized_linear(x, weight, weight_scale, bias=None):
+    torch._check(x.dim() >= 1, lambda: "x: expected a tensor of shape (..., K), got a 0-d tensor")
+    torch._check(
+        x.dtype in (torch.float32, torch.bfloat16, torch.float16),
+        lambda: f"x: expected float32, bfloat16 or float16, got {x.dtype}",
+    )
+    torch._check(
+        weight.dim() == 2 and weight.shape[1] == x.shape[-1],
+        lambda: f"weight: expected shape (N, K={x.shape[-1]}), got {tuple(weight.shape)}",
+    )
+    torch._check(weight.dtype == torch.int8, lambda: f"weight: expected int8, got {weight.dtype}")
+    return x.new_empty([*x.shape[:-1], weight.shape[0]])
+
+
 @torch.library.register_fake("gemm_int8_CUDA::int8_matmul")
 def _int8_matmul(A, B, alpha):  # noqa: N803  (the original schema's names)
     return _new_out(A, B, None)

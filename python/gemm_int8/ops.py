@@ -172,3 +172,25 @@ def quantize(
         x, granularity, asymmetric=asymmetric
     )
     return (q, scale, zero_point) if asymmetric else (q, scale)
+
+
+def quantized_linear(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    weight_scale: torch.Tensor,
+    bias: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``x @ W.T + bias`` in W8A8 int8, with ``W = weight * weight_scale[:, None]``.
+
+    ``x`` (..., K) (float32, bfloat16 or float16) is quantized per token
+    exactly as ``quantize(x, "row")`` does, multiplied by the int8 ``weight``
+    (N, K) with exact int32 accumulation, and scaled by both scales in
+    float32 with ``bias`` (N,) (float32 or x's dtype) added before the one
+    rounding to x's dtype. The same result as::
+
+        q, s = quantize(x, "row")
+        scaled_mm(q, weight, s.reshape(-1), weight_scale, bias=bias, out_dtype=x.dtype)
+
+    in one call: :class:`gemm_int8.nn.Int8Linear`'s forward.
+    """
+    return torch.ops.gemm_int8.quantized_linear.default(x, weight, weight_scale, bias)

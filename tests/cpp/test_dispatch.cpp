@@ -63,12 +63,17 @@ TEST(Dispatch, Sm80SmallMUsesTheSmallTile) {
   EXPECT_EQ(small.family, KernelFamily::kSm80);
 }
 
-TEST(Dispatch, DecodeUsesTheSkinnyKernelWhereTheLargeFamilyIsSm80) {
-  for (const DeviceInfo& d : {device(8, 0), device(8, 9), device(12, 0)})
+TEST(Dispatch, DecodeUsesTheSkinnyKernelUpToEightThousandWide) {
+  for (const DeviceInfo& d : {device(8, 0), device(8, 9), device(9, 0), device(12, 0)})
     for (int m : {1, 8, 16}) EXPECT_EQ(choose(m, 4096, 4096, d).family, KernelFamily::kSkinny);
   EXPECT_EQ(choose(17, 4096, 4096, device(8, 0)).family, KernelFamily::kSm80);
   EXPECT_EQ(choose(1, 14336, 4096, device(8, 0)).family, KernelFamily::kSm80);
-  EXPECT_EQ(choose(1, 4096, 4096, device(9, 0)).family, KernelFamily::kSm90);
+  EXPECT_EQ(choose(1, 14336, 4096, device(9, 0)).family, KernelFamily::kSm90);
+  EXPECT_EQ(choose(16, 4096, 14336, device(9, 0)).family, KernelFamily::kSm90);
+  EXPECT_EQ(std::string(choose(1, 1024, 4096, device(9, 0)).name), "skinny_m8_r1_w8_u8");
+  EXPECT_EQ(std::string(choose(9, 1024, 4096, device(9, 0)).name), "skinny_m16_r1_w8_u4");
+  // Rows skinny would have to stage (K = 1000) keep the sm80 8-byte rows.
+  EXPECT_EQ(choose(1, 1000, 1000, device(9, 0)).family, KernelFamily::kSm80);
   EXPECT_EQ(choose(1, 4096, 4096, device(7, 5)).family, KernelFamily::kSimt);
   // Forcing a tensor-core family keeps its own rows for small M.
   EXPECT_EQ(choose(1, 4096, 4096, device(8, 0), "sm80").family, KernelFamily::kSm80);
@@ -78,7 +83,7 @@ TEST(Dispatch, Sm90RowsByM) {
   auto name = [](int64_t m, int64_t n, int64_t k = 4096) {
     return std::string(choose(m, n, k, device(9, 0)).name);
   };
-  EXPECT_EQ(name(1, 4096), "sm90_swap_t64x16x256_c1x1_ping");
+  EXPECT_EQ(name(1, 14336), "sm90_swap_t64x16x256_c1x1_ping");
   EXPECT_EQ(name(16, 14336), "sm90_swap_t64x16x256_c1x1_ping");
   EXPECT_EQ(name(17, 4096), "sm90_swap_t128x16x256_c1x1_coop");
   EXPECT_EQ(name(64, 4096), "sm90_swap_t128x16x256_c1x1_coop");

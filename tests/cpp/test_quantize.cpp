@@ -2,10 +2,13 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include "core/narrow_float.h"
+#include "core/quantize_math.h"
 #include "gemm_int8/quantize.h"
 
 namespace gemm_int8 {
@@ -32,6 +35,49 @@ struct HostQuantize {
     problem.zero_points = asymmetric ? zero_points.data() : nullptr;
   }
 };
+
+// divide() must be the correctly rounded quotient wherever it skips the
+// division: random quotients over the scale range it accepts, quotients a
+// few ulps from every half-integer (where a wrong last bit changes rint) and
+// scales whose reciprocal rounds worst (mantissas near 1 and 2).
+TEST(Quantize, ReciprocalDivisionIsCorrectlyRounded) {
+  std::mt19937 rng(1234);
+  std::uniform_real_distribution<float> mantissa(1.0f, 2.0f);
+  std::uniform_int_distribution<int> exponent(-64, 63);
+  std::uniform_real_distribution<float> quotient(-255.0f, 255.0f);
+  std::uniform_int_distribution<int> half(-255, 254);
+  std::uniform_int_distribution<int> ulps(-3, 3);
+  int64_t checked = 0, fast = 0;
+  for (int i = 0; i < 400000; ++i) {
+    float scale = std::ldexp(mantissa(rng), exponent(rng));
+    if (i % 4 == 1)
+      scale = std::ldexp(1.0f + std::ldexp(static_cast<float>(i % 97), -23), exponent(rng));
+    if (i % 4 == 2)
+      scale = std::ldexp(2.0f - std::ldexp(static_cast<float>(1 + i % 97), -23), exponent(rng));
+    QuantParams p;
+    p.scale = scale;
+    p.inv_scale = reciprocal_for_divide(scale);
+    fast += p.inv_scale != 0.0f;
+    for (int j = 0; j < 8; ++j) {
+      float x = j < 4 ? quotient(rng) * scale : (half(rng) + 0.5f) * scale;
+      for (int u = ulps(rng); u != 0; u += u > 0 ? -1 : 1)
+        x = std::nextafter(x, u > 0 ? INFINITY : -INFINITY);
+      const float want = x / scale, got = divide(x, p);
+      ASSERT_EQ(std::memcmp(&want, &got, sizeof(float)), 0)
+          << "x " << x << " scale " << scale << ": " << got << " vs " << want;
+      ++checked;
+    }
+  }
+  EXPECT_GT(fast, 390000);
+  EXPECT_EQ(checked, 3200000);
+}
+
+// Out of [2^-64, 2^64], and for zero, inf and NaN, divide() divides.
+TEST(Quantize, ReciprocalDivisionFallsBackOutsideItsRange) {
+  for (float scale : {0.0f, 1e-30f, 1e30f, INFINITY, NAN, 1e-45f})
+    EXPECT_EQ(reciprocal_for_divide(scale), 0.0f) << scale;
+  EXPECT_EQ(reciprocal_for_divide(4.0f), 0.25f);
+}
 
 TEST(Quantize, RowsRoundHalfToEvenAndClamp) {
   HostQuantize h(2, 4, {127, 0.5f, 1.5f, -2.5f, 254, 1, 3, -254}, Granularity::kRow);

@@ -18,9 +18,14 @@
 
 #include "core/quantize_math.h"
 #include "gemm_int8/quantize_cuda.h"
+#include "kernels/common/pdl.cuh"
 
 namespace gemm_int8 {
 namespace {
+
+using kernels::pdl_allow_next;
+using kernels::pdl_launch;
+using kernels::pdl_wait;
 
 constexpr int kThreads = 256;
 constexpr int kMaxRegisterVecs = 8;
@@ -77,8 +82,18 @@ __device__ __forceinline__ void quantize_vector(const int4& v, const QuantParams
 template <typename T, bool kAsymmetric>
 __device__ __forceinline__ void add_vector(QuantStats& s, const int4& v) {
   const T* e = reinterpret_cast<const T*>(&v);
+  if constexpr (kAsymmetric) {
 #pragma unroll
-  for (int i = 0; i < 16 / static_cast<int>(sizeof(T)); ++i) s.add<kAsymmetric>(to_float(e[i]));
+    for (int i = 0; i < 16 / static_cast<int>(sizeof(T)); ++i) s.add<true>(to_float(e[i]));
+  } else {
+    // |v| as bits orders like |v| and puts every NaN above inf: an integer
+    // max is the NaN-sticky max of QuantStats::add in two instructions.
+    uint32_t bits = 0;
+#pragma unroll
+    for (int i = 0; i < 16 / static_cast<int>(sizeof(T)); ++i)
+      bits = max(bits, __float_as_uint(to_float(e[i])) & 0x7fffffffu);
+    s.add<false>(__uint_as_float(bits));
+  }
 }
 
 __device__ __forceinline__ void write_params(const QuantParams& p, int64_t g, float* scales,
@@ -87,7 +102,21 @@ __device__ __forceinline__ void write_params(const QuantParams& p, int64_t g, fl
   if (zero_points) zero_points[g] = p.zero_point;
 }
 
-// One row per CTA, held in registers: kVecs 16-byte vectors per thread.
+// Rows held in registers, kVecs 16-byte vectors per thread. The grid is a
+// few CTAs per SM and each CTA loads its next row before it reduces and
+// stores the current one, so reads stay in flight through the reduction's
+// barriers (one CTA per row, loading then waiting, reached 76 % of copy
+// bandwidth on an 8192 x 8192 bf16 input; docs/performance.md).
+template <typename T, int kVecs>
+__device__ __forceinline__ void load_row(int4 (&v)[kVecs], const T* x, int64_t vecs) {
+  const auto* row = reinterpret_cast<const int4*>(x);
+#pragma unroll
+  for (int i = 0; i < kVecs; ++i) {
+    const int64_t j = threadIdx.x + int64_t{i} * blockDim.x;
+    v[i] = j < vecs ? __ldcs(row + j) : int4{};  // read once: stream past the cache
+  }
+}
+
 template <typename T, int kVecs, bool kAsymmetric>
 __global__ void __launch_bounds__(kThreads)
     rows_in_registers(const T* __restrict__ x, int64_t ldx, int8_t* __restrict__ q, int64_t ldq,
@@ -95,15 +124,13 @@ __global__ void __launch_bounds__(kThreads)
   constexpr int kElems = 16 / sizeof(T);
   __shared__ QuantStats shared[33];
   const int64_t vecs = cols / kElems;
+  pdl_allow_next();
+  pdl_wait();
+  int4 v[kVecs], next[kVecs];
+  if (blockIdx.x < rows) load_row<T, kVecs>(v, x + blockIdx.x * ldx, vecs);
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
-    const auto* row = reinterpret_cast<const int4*>(x + r * ldx);
-    int4 v[kVecs] = {};
+    if (r + gridDim.x < rows) load_row<T, kVecs>(next, x + (r + gridDim.x) * ldx, vecs);
     QuantStats s;
-#pragma unroll
-    for (int i = 0; i < kVecs; ++i) {
-      const int64_t j = threadIdx.x + int64_t{i} * blockDim.x;
-      if (j < vecs) v[i] = __ldcs(row + j);  // read once: stream past the cache
-    }
 #pragma unroll
     for (int i = 0; i < kVecs; ++i)
       if (threadIdx.x + int64_t{i} * blockDim.x < vecs) add_vector<T, kAsymmetric>(s, v[i]);
@@ -114,6 +141,8 @@ __global__ void __launch_bounds__(kThreads)
       const int64_t j = threadIdx.x + int64_t{i} * blockDim.x;
       if (j < vecs) quantize_vector<T, kAsymmetric>(v[i], p, q + r * ldq + j * kElems);
     }
+#pragma unroll
+    for (int i = 0; i < kVecs; ++i) v[i] = next[i];
   }
 }
 
@@ -126,6 +155,8 @@ __global__ void __launch_bounds__(kThreads)
                   int32_t* zero_points) {
   constexpr int kElems = 16 / sizeof(T);
   __shared__ QuantStats shared[33];
+  pdl_allow_next();
+  pdl_wait();
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     const T* row = x + r * ldx;
     QuantStats s;
@@ -216,7 +247,8 @@ __global__ void __launch_bounds__(kThreads)
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
        i += int64_t{gridDim.x} * blockDim.x) {
     const int64_t r = i / cols, c = i % cols, g = per_col ? c : 0;
-    const QuantParams p{scales[g], kAsymmetric ? zero_points[g] : 0};
+    const QuantParams p{scales[g], kAsymmetric ? zero_points[g] : 0,
+                        reciprocal_for_divide(scales[g])};
     q[r * ldq + c] = quantize_value<kAsymmetric>(to_float(x[r * ldx + c * x_col_stride]), p);
   }
 }
@@ -238,37 +270,51 @@ bool rows_vectorizable(const QuantizeProblem& p) {
          (!multi || p.q.row_stride % kElems == 0);
 }
 
+// Row kernels launch dependent-style (kernels/common/pdl.cuh): in decode, a
+// GEMM that reads their output is launched while they run.
 template <typename T, bool kAsymmetric>
-void launch_rows(const QuantizeProblem& p, cudaStream_t stream) {
+cudaError_t launch_rows(const QuantizeProblem& p, cudaStream_t stream) {
   const T* x = static_cast<const T*>(p.x.data);
   auto* q = static_cast<int8_t*>(p.q.data);
   const int64_t rows = p.x.rows, cols = p.x.cols;
   const auto blocks = static_cast<unsigned>(std::min<int64_t>(rows, int64_t{1} << 20));
   const int64_t vecs = cols / (16 / sizeof(T));
   if (!rows_vectorizable<T>(p)) {
-    rows_two_pass<T, false, kAsymmetric><<<blocks, kThreads, 0, stream>>>(
-        x, p.x.row_stride, p.x.col_stride, q, p.q.row_stride, rows, cols, p.scales, p.zero_points);
-  } else if (vecs > int64_t{kThreads} * kMaxRegisterVecs) {
-    rows_two_pass<T, true, kAsymmetric><<<blocks, kThreads, 0, stream>>>(
-        x, p.x.row_stride, 1, q, p.q.row_stride, rows, cols, p.scales, p.zero_points);
-  } else {
-    // The fewest vectors per thread that cover the row with at most kThreads.
-    const int per_thread = vecs <= kThreads       ? 1
-                           : vecs <= 2 * kThreads ? 2
-                           : vecs <= 4 * kThreads ? 4
-                                                  : 8;
-    const int64_t needed = (vecs + per_thread - 1) / per_thread;
-    const auto threads = static_cast<unsigned>(std::max<int64_t>(32, (needed + 31) / 32 * 32));
-    auto run = [&](auto kernel) {
-      kernel<<<blocks, threads, 0, stream>>>(x, p.x.row_stride, q, p.q.row_stride, rows, cols,
-                                             p.scales, p.zero_points);
-    };
-    switch (per_thread) {
-      case 1: run(rows_in_registers<T, 1, kAsymmetric>); break;
-      case 2: run(rows_in_registers<T, 2, kAsymmetric>); break;
-      case 4: run(rows_in_registers<T, 4, kAsymmetric>); break;
-      default: run(rows_in_registers<T, 8, kAsymmetric>); break;
-    }
+    return pdl_launch(rows_two_pass<T, false, kAsymmetric>, blocks, kThreads, 0, stream, x,
+                      p.x.row_stride, p.x.col_stride, q, p.q.row_stride, rows, cols, p.scales,
+                      p.zero_points);
+  }
+  if (vecs > int64_t{kThreads} * kMaxRegisterVecs) {
+    return pdl_launch(rows_two_pass<T, true, kAsymmetric>, blocks, kThreads, 0, stream, x,
+                      p.x.row_stride, int64_t{1}, q, p.q.row_stride, rows, cols, p.scales,
+                      p.zero_points);
+  }
+  // The fewest vectors per thread that cover the row with at most kThreads.
+  const int per_thread = vecs <= kThreads       ? 1
+                         : vecs <= 2 * kThreads ? 2
+                         : vecs <= 4 * kThreads ? 4
+                                                : 8;
+  const int64_t needed = (vecs + per_thread - 1) / per_thread;
+  const auto threads = static_cast<unsigned>(std::max<int64_t>(32, (needed + 31) / 32 * 32));
+  // As many CTAs as fit on the GPU at once, each looping over rows (more
+  // would start only when the first ones finish their loops).
+  auto run = [&](auto kernel) {
+    int64_t grid = rows;
+    int device = 0, sms = 0, per_sm = 0;
+    if (cudaGetDevice(&device) == cudaSuccess &&
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) == cudaSuccess &&
+        rows > sms &&
+        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, 0) == cudaSuccess)
+      grid = std::min<int64_t>(rows, int64_t{sms} * std::max(per_sm, 1));
+    return pdl_launch(kernel, static_cast<unsigned>(std::min<int64_t>(grid, kMaxBlocks)), threads,
+                      0, stream, x, p.x.row_stride, q, p.q.row_stride, rows, cols, p.scales,
+                      p.zero_points);
+  };
+  switch (per_thread) {
+    case 1: return run(rows_in_registers<T, 1, kAsymmetric>);
+    case 2: return run(rows_in_registers<T, 2, kAsymmetric>);
+    case 4: return run(rows_in_registers<T, 4, kAsymmetric>);
+    default: return run(rows_in_registers<T, 8, kAsymmetric>);
   }
 }
 
@@ -276,7 +322,10 @@ template <typename T, bool kAsymmetric>
 Status launch(const QuantizeProblem& p, uint32_t* keys, cudaStream_t stream) {
   const int64_t rows = p.x.rows, cols = p.x.cols, groups = quantize_groups(p);
   if (p.granularity == Granularity::kRow) {
-    if (rows > 0) launch_rows<T, kAsymmetric>(p, stream);
+    const cudaError_t err = rows > 0 ? launch_rows<T, kAsymmetric>(p, stream) : cudaSuccess;
+    if (err != cudaSuccess)
+      return Status::cuda_error(std::string("quantize: kernel launch failed: ") +
+                                cudaGetErrorString(err));
     return {};
   }
   const T* x = static_cast<const T*>(p.x.data);

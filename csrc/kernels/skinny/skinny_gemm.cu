@@ -9,10 +9,15 @@
 // [16t, 16t + 16) of its rows, and those 16 bytes feed two mmas, bytes
 // 16t+0..7 the first and 16t+8..15 the second. With that, every load of
 // either operand is one contiguous, aligned 16-byte access.
+//
+// Launched dependent-style (kernels/common/pdl.cuh): while the kernel before
+// it (in decode, the activation quantization) finishes, the CTAs prefetch
+// their rows of y into L2, then wait for that kernel's output.
 #include <string>
 
 #include "core/skinny_rows.h"
 #include "kernels/common/out_types.cuh"
+#include "kernels/common/pdl.cuh"
 
 namespace gemm_int8::kernels {
 namespace skinny {
@@ -53,8 +58,12 @@ __device__ __forceinline__ void mma_s8(int (&c)[4], uint32_t a0, uint32_t a1, ui
 }
 
 // RowTiles x 16 rows of y, ColTiles x 8 rows of x per CTA; Warps split K.
+// Two CTAs per SM is the register budget that lets ptxas keep a warp's
+// Unroll chunks of loads in flight: without a minimum it settled on 60
+// registers and issued each chunk's loads next to its mmas (one chunk in
+// flight, stalling on each).
 template <int RowTiles, int ColTiles, int Warps, int Unroll, class Out>
-__global__ void __launch_bounds__(Warps * 32) skinny_kernel(const Params<Out> p) {
+__global__ void __launch_bounds__(Warps * 32, 2) skinny_kernel(const Params<Out> p) {
   static_assert(Warps > 1, "the epilogue reads the accumulators from shared memory");
   constexpr int kAcc = RowTiles * ColTiles * 4;
   static_assert(Warps * kAcc * 32 * 4 <= 48 * 1024, "partial sums exceed static shared memory");
@@ -64,6 +73,13 @@ __global__ void __launch_bounds__(Warps * 32) skinny_kernel(const Params<Out> p)
   const int g = lane >> 2, t = lane & 3;
   const int64_t n0 = int64_t{blockIdx.x} * (16 * RowTiles);
   const int m0 = blockIdx.y * (8 * ColTiles);
+
+  pdl_allow_next();
+  if (blockIdx.y == 0 && threadIdx.x < 16 * RowTiles && n0 + threadIdx.x < p.n) {
+    const int8_t* row = p.y + (n0 + threadIdx.x) * p.ld_y;
+    if (reinterpret_cast<uintptr_t>(row) % 16 == 0) prefetch_l2(row, static_cast<uint32_t>(p.k));
+  }
+  pdl_wait();
 
   // Rows past N or M read nothing and contribute zeros.
   const int8_t* y_row[RowTiles][2];
@@ -158,8 +174,12 @@ Status launch(const DenseGemm& g, int64_t out_col_stride, cudaStream_t stream) {
                         g.ld_y,    static_cast<Out*>(g.out),
                         g.ld_out,  out_col_stride,
                         g.epilogue};
-    skinny_kernel<RowTiles, ColTiles, Warps, Unroll, Out><<<grid, Warps * 32, 0, stream>>>(p);
-    return launch_status("skinny_gemm");
+    const cudaError_t err = pdl_launch(skinny_kernel<RowTiles, ColTiles, Warps, Unroll, Out>, grid,
+                                       dim3(Warps * 32), 0, stream, p);
+    if (err != cudaSuccess)
+      return Status::cuda_error(std::string("skinny_gemm: launch failed: ") +
+                                cudaGetErrorString(err));
+    return Status{};
   });
 }
 

@@ -11,7 +11,14 @@ through :func:`gemm_int8.nn.functional.int8_linear`.
 
 from gemm_int8.nn import functional
 from gemm_int8.nn.convert import convert, unconvert
-from gemm_int8.nn.linear import Int8Linear
+from gemm_int8.nn.linear import Int8Linear, clear_quantization_cache
 from gemm_int8.nn.training import Int8TrainableLinear
 
-__all__ = ["Int8Linear", "Int8TrainableLinear", "convert", "functional", "unconvert"]
+__all__ = [
+    "Int8Linear",
+    "Int8TrainableLinear",
+    "clear_quantization_cache",
+    "convert",
+    "functional",
+    "unconvert",
+]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import threading
+import weakref
 
 import torch
 from torch import nn
 
-from gemm_int8.ops import quantize, scaled_mm
+from gemm_int8.ops import quantize
 
 _FLOAT_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
@@ -16,6 +18,40 @@ def _check_float(dtype: torch.dtype, what: str) -> None:
     if dtype not in _FLOAT_DTYPES:
         name = str(dtype).removeprefix("torch.")
         raise TypeError(f"{what}: expected float32, bfloat16 or float16, got {name}")
+
+
+class _LastQuantizedInput(threading.local):
+    """The last activation an Int8Linear quantized in this thread, and its (q, scale).
+
+    q, k and v projections (and gate and up) read the same tensor: the second
+    and third layer reuse the first one's quantization instead of launching
+    their own. A hit needs the same tensor object, unmodified since (its
+    version counter), on the same CUDA stream; inference tensors have no
+    version counter, so they always quantize.
+    """
+
+    key: tuple | None = None
+    value: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def quantize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        stream = torch._C._cuda_getCurrentRawStream(x.get_device()) if x.is_cuda else 0
+        key = self.key
+        if key is not None and key[0]() is x and key[1] == x._version and key[2] == stream:
+            return self.value
+        q, scale = quantize(x, "row")
+        self.key, self.value = (weakref.ref(x), x._version, stream), (q, scale.view(-1))
+        return self.value
+
+    def clear(self) -> None:
+        self.key = self.value = None
+
+
+_last_input = _LastQuantizedInput()
+
+
+def clear_quantization_cache() -> None:
+    """Drops the quantized activation Int8Linear layers keep for their siblings (this thread)."""
+    _last_input.clear()
 
 
 class Int8Linear(nn.Module):
@@ -35,7 +71,15 @@ class Int8Linear(nn.Module):
 
     ``dtype`` is the float dtype of the layer this one stands for: the one
     :meth:`dequantize_weight` and :func:`gemm_int8.nn.unconvert` return.
+
+    Layers called on the same tensor in a row (q, k, v; gate, up) quantize it
+    once: the last quantized input is kept per thread (not under
+    ``torch.compile``, which merges the duplicate work itself, nor for
+    inference tensors); :func:`gemm_int8.nn.clear_quantization_cache` frees
+    it. Set ``share_input_quantization = False`` on a layer to opt out.
     """
+
+    share_input_quantization = True
 
     def __init__(
         self,
@@ -119,9 +163,18 @@ class Int8Linear(nn.Module):
                 f"x is on {x.device} but the layer's weight is on {self.weight.device}; "
                 "move one of them with .to()"
             )
-        q, scale = quantize(x, "row")
-        return scaled_mm(
-            q, self.weight, scale.reshape(-1), self.weight_scale, bias=self.bias, out_dtype=x.dtype
+        if (
+            self.share_input_quantization
+            and not torch.compiler.is_compiling()
+            and x.dtype in _FLOAT_DTYPES
+            and not x.is_inference()
+        ):
+            q, scale = _last_input.quantize(x)
+            return torch.ops.gemm_int8.scaled_mm.default(
+                q, self.weight, scale, self.weight_scale, bias=self.bias, out_dtype=x.dtype
+            )
+        return torch.ops.gemm_int8.quantized_linear.default(
+            x, self.weight, self.weight_scale, self.bias
         )
 
     def _apply(self, fn, recurse=True):
