@@ -133,7 +133,7 @@ def test_siblings_quantize_a_shared_input_once(device, gen, monkeypatch):
     x = torch.randn((6, 64), generator=gen).to(device)
     outs = [layer(x) for layer in layers]
     assert counter.calls == 1
-    for layer, out in zip(layers, outs):
+    for layer, out in zip(layers, outs, strict=True):
         want = gemm_int8.quantized_linear(x, layer.weight, layer.weight_scale, layer.bias)
         assert_bitwise_equal(out, want, "shared quantization")
     x.mul_(2)  # modified in place: quantized again
@@ -201,6 +201,6 @@ def test_decode_block_in_a_cuda_graph(gen, tokens):
         x.copy_(torch.randn((tokens, 4096), generator=gen).bfloat16())
         graph.replay()
         torch.cuda.synchronize()
-        for layer, out in zip(layers, outs):
+        for layer, out in zip(layers, outs, strict=True):
             want = gemm_int8.quantized_linear(x, layer.weight, layer.weight_scale)
             assert_bitwise_equal(out, want, f"replay, N={layer.out_features}")
