@@ -102,21 +102,10 @@ __device__ __forceinline__ void write_params(const QuantParams& p, int64_t g, fl
   if (zero_points) zero_points[g] = p.zero_point;
 }
 
-// Rows held in registers, kVecs 16-byte vectors per thread. The grid is a
-// few CTAs per SM and each CTA loads its next row before it reduces and
-// stores the current one, so reads stay in flight through the reduction's
-// barriers (one CTA per row, loading then waiting, reached 76 % of copy
-// bandwidth on an 8192 x 8192 bf16 input; docs/performance.md).
-template <typename T, int kVecs>
-__device__ __forceinline__ void load_row(int4 (&v)[kVecs], const T* x, int64_t vecs) {
-  const auto* row = reinterpret_cast<const int4*>(x);
-#pragma unroll
-  for (int i = 0; i < kVecs; ++i) {
-    const int64_t j = threadIdx.x + int64_t{i} * blockDim.x;
-    v[i] = j < vecs ? __ldcs(row + j) : int4{};  // read once: stream past the cache
-  }
-}
-
+// One row per CTA, held in registers: kVecs 16-byte vectors per thread.
+// (A grid of resident CTAs looping over rows and loading the next row before
+// reducing the current one was slower on the H200: 61 % of copy bandwidth
+// against 76 % at 8192 x 8192 bf16; docs/performance.md.)
 template <typename T, int kVecs, bool kAsymmetric>
 __global__ void __launch_bounds__(kThreads)
     rows_in_registers(const T* __restrict__ x, int64_t ldx, int8_t* __restrict__ q, int64_t ldq,
@@ -126,11 +115,15 @@ __global__ void __launch_bounds__(kThreads)
   const int64_t vecs = cols / kElems;
   pdl_allow_next();
   pdl_wait();
-  int4 v[kVecs], next[kVecs];
-  if (blockIdx.x < rows) load_row<T, kVecs>(v, x + blockIdx.x * ldx, vecs);
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
-    if (r + gridDim.x < rows) load_row<T, kVecs>(next, x + (r + gridDim.x) * ldx, vecs);
+    const auto* row = reinterpret_cast<const int4*>(x + r * ldx);
+    int4 v[kVecs] = {};
     QuantStats s;
+#pragma unroll
+    for (int i = 0; i < kVecs; ++i) {
+      const int64_t j = threadIdx.x + int64_t{i} * blockDim.x;
+      if (j < vecs) v[i] = __ldcs(row + j);  // read once: stream past the cache
+    }
 #pragma unroll
     for (int i = 0; i < kVecs; ++i)
       if (threadIdx.x + int64_t{i} * blockDim.x < vecs) add_vector<T, kAsymmetric>(s, v[i]);
@@ -141,8 +134,6 @@ __global__ void __launch_bounds__(kThreads)
       const int64_t j = threadIdx.x + int64_t{i} * blockDim.x;
       if (j < vecs) quantize_vector<T, kAsymmetric>(v[i], p, q + r * ldq + j * kElems);
     }
-#pragma unroll
-    for (int i = 0; i < kVecs; ++i) v[i] = next[i];
   }
 }
 
@@ -296,19 +287,9 @@ cudaError_t launch_rows(const QuantizeProblem& p, cudaStream_t stream) {
                                                 : 8;
   const int64_t needed = (vecs + per_thread - 1) / per_thread;
   const auto threads = static_cast<unsigned>(std::max<int64_t>(32, (needed + 31) / 32 * 32));
-  // As many CTAs as fit on the GPU at once, each looping over rows (more
-  // would start only when the first ones finish their loops).
   auto run = [&](auto kernel) {
-    int64_t grid = rows;
-    int device = 0, sms = 0, per_sm = 0;
-    if (cudaGetDevice(&device) == cudaSuccess &&
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) == cudaSuccess &&
-        rows > sms &&
-        cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, 0) == cudaSuccess)
-      grid = std::min<int64_t>(rows, int64_t{sms} * std::max(per_sm, 1));
-    return pdl_launch(kernel, static_cast<unsigned>(std::min<int64_t>(grid, kMaxBlocks)), threads,
-                      0, stream, x, p.x.row_stride, q, p.q.row_stride, rows, cols, p.scales,
-                      p.zero_points);
+    return pdl_launch(kernel, blocks, threads, 0, stream, x, p.x.row_stride, q, p.q.row_stride,
+                      rows, cols, p.scales, p.zero_points);
   };
   switch (per_thread) {
     case 1: return run(rows_in_registers<T, 1, kAsymmetric>);
