@@ -103,7 +103,7 @@ def test_bad_inputs_name_the_argument(device, gen, case, error, message):
 @requires_cuda
 def test_cpu_input_with_cuda_weight_is_a_clean_error(gen):
     weight, weight_scale = weights(48, 64, "cuda", gen)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="x is on cpu but weight is on cuda"):
         gemm_int8.quantized_linear(torch.randn(5, 64), weight, weight_scale)
     torch.cuda.synchronize()  # the context is still usable
 

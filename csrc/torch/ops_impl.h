@@ -65,6 +65,8 @@ at::Tensor quantized_linear(const at::Tensor& x, const at::Tensor& weight,
                             const at::Tensor& weight_scale, const OptTensor& bias) {
   TORCH_CHECK_VALUE(x.dim() >= 1, "x: expected a tensor of shape (..., K), got a 0-d tensor");
   const int64_t k = x.size(-1);
+  TORCH_CHECK_VALUE(x.device() == weight.device(),
+                    "x is on " + x.device().str() + " but weight is on " + weight.device().str());
   TORCH_CHECK_VALUE(weight.dim() == 2 && weight.size(1) == k,
                     "weight: expected shape (N, K=" + std::to_string(k) + ") for x of shape " +
                         std::string(c10::str(x.sizes())) + ", got " +
