@@ -178,12 +178,14 @@ CONTENDERS = [
     Contender("bf16", "torch nn.Linear in bf16 (cuBLAS): the baseline", _bf16),
     Contender(
         "gemm_int8",
-        "gemm_int8.nn.Int8Linear.from_linear: quantize x per token + scaled_mm, per layer",
+        "gemm_int8.nn.Int8Linear.from_linear: quantized_linear per layer (layers reading "
+        "the same tensor share its quantization)",
         _gemm_int8,
     ),
     Contender(
         "gemm_int8_shared",
-        "Int8Linear weights; q/k/v and gate/up share one quantize of their input",
+        "Int8Linear weights, written by hand: one quantize per block input, then scaled_mm "
+        "per layer (what Int8Linear's sharing should match)",
         _gemm_int8_shared,
     ),
     Contender(
