@@ -41,9 +41,6 @@ target_include_directories(gemm_int8_cuda PUBLIC include PRIVATE csrc)
 target_link_libraries(gemm_int8_cuda PUBLIC gemm_int8_host CUDA::cudart PRIVATE gemm_int8_cutlass)
 string(REPLACE ";" "," _archs_str "${GEMM_INT8_CUDA_ARCHS}")
 target_compile_definitions(gemm_int8_cuda PRIVATE GEMM_INT8_CUDA_ARCHS_STR="${_archs_str}")
-# sm90 CUTLASS kernels wait for the previous grid in their producer warps, so
-# they can be launched dependent-style (csrc/kernels/common/pdl.cuh).
-target_compile_definitions(gemm_int8_cuda PRIVATE CUTLASS_ENABLE_GDC_FOR_SM90=1)
 target_compile_options(gemm_int8_cuda PRIVATE
   $<$<COMPILE_LANGUAGE:CUDA>:--expt-relaxed-constexpr -Xcudafe=--diag_suppress=177>)
 

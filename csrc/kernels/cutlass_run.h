@@ -7,7 +7,6 @@
 
 #include <string>
 
-#include "kernels/common/pdl.cuh"
 #include "kernels/launchers.h"
 
 namespace gemm_int8::kernels {
@@ -23,22 +22,13 @@ using i32 = int32_t;
 
 // `check` is what can_implement sees; it differs from `args` only where the
 // caller knows better than CUTLASS's conservative checks (see sm90_gemm.cuh).
-// kDependentLaunch (CUTLASS 3.x kernels, built with CUTLASS_ENABLE_GDC_FOR_SM90)
-// launches the kernel as kernels/common/pdl.cuh describes: CUTLASS's producer
-// warps wait for the previous grid before their first load, and everything
-// else the kernel reads or writes comes after its mainloop.
-template <typename Operator, bool kDependentLaunch = false>
+template <typename Operator>
 Status run_cutlass(const char* name, const typename Operator::Arguments& args, void* workspace,
                    cudaStream_t stream, const typename Operator::Arguments* check = nullptr) {
   Operator op;
   cutlass::Status st = op.can_implement(check ? *check : args);
   if (st == cutlass::Status::kSuccess) st = op.initialize(args, workspace, stream);
-  if (st == cutlass::Status::kSuccess) {
-    if constexpr (kDependentLaunch)
-      st = op.run(stream, nullptr, pdl_enabled());
-    else
-      st = op.run(stream);
-  }
+  if (st == cutlass::Status::kSuccess) st = op.run(stream);
   if (st != cutlass::Status::kSuccess) {
     const cudaError_t err = cudaGetLastError();
     std::string message = std::string(name) + ": " + cutlassGetStatusString(st);
