@@ -1,7 +1,7 @@
 """PNG plots, drawn only when matplotlib is importable.
 
-speedup.png: per (N, K) a group of bars, one bar per M, of each contender's
-speedup over torch bf16 (the layout of the original library's figure).
+speedup.png: one panel, a row per shape and a bar per contender, its speedup
+over torch bf16 on a log axis drawn from the 1x line (faster to the right).
 time_vs_m.png: median time against M for every (N, K) measured at several
 M, i.e. the decode sweep, one line per contender.
 """
@@ -36,56 +36,50 @@ def _nk_groups(results: list[dict]) -> dict[tuple[int, int], list[dict]]:
     return groups
 
 
+def _speedup(row: dict, name: str):
+    return row["contenders"].get(name, {}).get("speedup_vs_bf16")
+
+
 def _speedup_figure(mpl, doc: dict, path: Path) -> bool:
-    Figure, cmap, _ = mpl
+    Figure, cmap, FuncFormatter = mpl
     contenders = [c for c in doc["contenders"] if not c["baseline"]]
-    groups = _nk_groups(doc["results"])
-    plotted = [
-        c
-        for c in contenders
-        if any(r["contenders"].get(c["name"], {}).get("speedup_vs_bf16") for r in doc["results"])
-    ]
+    plotted = [c for c in contenders if any(_speedup(r, c["name"]) for r in doc["results"])]
+    rows = [r for r in doc["results"] if any(_speedup(r, c["name"]) for c in plotted)]
     if not plotted:
         return False
-    ms = sorted({r["m"] for r in doc["results"]})
-    colors = {m: cmap(j / max(1, len(ms) - 1)) for j, m in enumerate(ms)}
-    width = max(6.0, 1.0 + 0.25 * len(ms) * len(groups))
-    fig = Figure(figsize=(min(width, 30.0), 3.2 * len(plotted)), layout="constrained")
-    axes = fig.subplots(len(plotted), 1, squeeze=False)[:, 0]
-    label_bars = len(ms) * len(groups) <= 48  # value labels only while they stay legible
-    bar_w = 0.8 / max(len({r["m"] for r in rows}) for rows in groups.values())
-    for ax, c in zip(axes, plotted, strict=True):
-        seen = set()
-        for gi, rows in enumerate(groups.values()):
-            bars = [
-                (r["m"], r["contenders"].get(c["name"], {}).get("speedup_vs_bf16")) for r in rows
-            ]
-            bars = sorted((m, s) for m, s in bars if s)
-            for j, (m, s) in enumerate(bars):
-                x = gi + (j - (len(bars) - 1) / 2) * bar_w  # centred on the group's tick
-                # One legend entry per M, however many groups it appears in.
-                label = f"M={m}" if m not in seen else None
-                seen.add(m)
-                ax.bar(x, s, bar_w, color=colors[m], label=label)
-                if label_bars:
-                    turn = 90 if len(bars) > 5 else 0  # side by side they would overlap
-                    ax.annotate(
-                        f"{s:.2f}", (x, s), ha="center", va="bottom", fontsize=6, rotation=turn
-                    )
-        ax.axhline(1.0, color="black", linewidth=0.8, linestyle="--")
-        ax.set_xticks(range(len(groups)), [f"N={n}\nK={k}" for n, k in groups])
-        ax.set_ylabel(f"{c['label']}\nspeedup over bf16")
-        handles, labels = ax.get_legend_handles_labels()
-        order = sorted(range(len(labels)), key=lambda i: int(labels[i][2:]))
-        # Outside the axes, so it never hides a bar or its value.
-        ax.legend(
-            [handles[i] for i in order],
-            [labels[i] for i in order],
-            fontsize="small",
-            loc="upper left",
-            bbox_to_anchor=(1.0, 1.0),
-        )
-    axes[0].set_title(f"speedup over torch bf16 matmul — {doc['device']['name']}")
+    # One panel: a row per shape, the contenders' bars side by side, each bar
+    # drawn from 1x (bf16) to its speedup on a log axis, so a 14x outlier
+    # neither flattens the rest nor hides a slowdown.
+    colors = [cmap(j / max(1, len(plotted) - 1)) for j in range(len(plotted))]
+    bar_h = 0.8 / len(plotted)
+    height = 1.6 + 0.16 * len(rows) * max(2, len(plotted))
+    fig = Figure(figsize=(9.0, min(height, 60.0)), layout="constrained")
+    ax = fig.subplots()
+    values = []
+    for j, c in enumerate(plotted):
+        for i, row in enumerate(rows):
+            s = _speedup(row, c["name"])
+            if not s:
+                continue
+            y = i + (j - (len(plotted) - 1) / 2) * bar_h
+            ax.barh(y, s - 1.0, bar_h, left=1.0, color=colors[j], label=c["label"] if i else None)
+            ax.annotate(f"{s:.2f}x", (s, y), xytext=(3 if s >= 1 else -3, 0),
+                        textcoords="offset points", ha="left" if s >= 1 else "right",
+                        va="center", fontsize=6)  # fmt: skip
+            values.append(s)
+    ax.set_xscale("log", base=2)
+    ax.set_xlim(min(0.5, min(values) / 1.3), max(2.0, max(values) * 1.5))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
+    ax.axvline(1.0, color="black", linewidth=0.9)
+    ax.set_yticks(range(len(rows)), [r["shape"] for r in rows], fontsize=7)
+    ax.set_ylim(len(rows) - 0.5, -0.5)  # the first shape at the top
+    ax.grid(True, axis="x", which="major", linewidth=0.3)
+    ax.set_xlabel("speedup over torch bf16 matmul (log scale; left of 1x is slower)")
+    handles, labels = ax.get_legend_handles_labels()
+    by_label = dict(zip(labels, handles, strict=True))
+    fig.legend(list(by_label.values()), list(by_label), loc="outside lower center",
+               ncol=min(4, len(by_label)), fontsize="small")  # fmt: skip
+    ax.set_title(f"speedup over torch bf16 — {doc['device']['name']}")
     fig.savefig(path, dpi=120)
     return True
 
