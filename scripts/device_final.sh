@@ -12,7 +12,7 @@ BENCH_ARGS="--set seed,decode,large,ragged --no-progress --no-plot --compare $BA
   OUT=$OUT timeout 420 bash scripts/device_run.sh 2>&1 | grep -E "passed|failed|build:|geomean"
 rm -f "$OUT/build.log" "$OUT/bench.log"
 OUT=$OUT SWEEPS=cliff timeout 90 bash scripts/device_tune.sh
-mv "$OUT/tune/cliff.log" "$OUT/cliff.log" 2>/dev/null; rm -rf "$OUT/tune"
+mv "$OUT/tune/cliff/results.md" "$OUT/cliff.md" 2>/dev/null; rm -rf "$OUT/tune"
 timeout -s INT "${COMPILE_S:-150}" python3 -m gemm_int8.benchmark --compile --no-progress --no-plot \
   --shapes "${COMPILE_SHAPES:-512x4096x4096,1000x1000x1000,4095x4097x4096}" \
   --out-dir "$OUT/compile" >/dev/null 2>"$OUT/compile.err"

@@ -361,24 +361,62 @@ def test_compare_rejects_other_files(tmp_path, capsys):
     assert "not a gemm_int8 benchmark results file" in capsys.readouterr().err
 
 
-def test_tune_expands_every_row_of_a_family():
-    from gemm_int8.benchmark import tune
+def test_kernels_expand_every_row_of_a_family():
+    from gemm_int8.benchmark.contenders import expand_kernels
 
-    rows = tune._expand(["auto", "sm90:*", "skinny:*", "auto"])
-    assert rows[0] == "auto" and rows.count("auto") == 1
-    assert "sm90_t128x256x128_c2x1_coop" in rows
-    assert all(r == "auto" or r.startswith(("sm90_", "skinny_")) for r in rows)
-    assert not any(r.endswith("_name") for r in rows), "a comment line was taken for a row"
+    rows = expand_kernels(["auto", "sm90:*", "skinny:*", "auto", "sm80"])
+    assert rows[0] == "auto" and rows.count("auto") == 1 and rows[-1] == "sm80"
+    assert "sm90_t128x256x128_c2x1_coop" in rows and "skinny_m16_r1_w8_u4" in rows
+    assert all(r in ("auto", "sm80") or r.startswith(("sm90_", "skinny_")) for r in rows)
+    with pytest.raises(ValueError, match="unknown kernel 'sm91_x'"):
+        expand_kernels(["sm91_x"])
 
 
-def test_tune_rejects_bad_shapes_and_needs_a_gpu(capsys):
-    from gemm_int8.benchmark import tune
+def test_kernels_option_adds_one_forced_contender_per_row():
+    from gemm_int8.benchmark.contenders import select
 
+    chosen = select("cuda", None, kernels=["auto", "skinny:*"])
+    names = [c.name for c in chosen]
+    assert names[0] == "torch_bf16" and "gemm_int8@auto" in names
+    assert "gemm_int8@skinny_m8_r1_w8_u8" in names
+    assert all(c.plain == "gemm_int8" for c in chosen[1:])
+    both = select("cuda", ["torch_bf16", "gemm_int8"], kernels=["sm90"])
+    assert [c.name for c in both] == ["torch_bf16", "gemm_int8", "gemm_int8@sm90"]
+    assert [c.name for c in select("cpu", None, kernels=["auto"])] == ["torch_bf16"]
+
+
+def test_forced_contender_sets_the_kernel_for_its_call_only(monkeypatch):
+    import gemm_int8
+    from gemm_int8.benchmark.contenders import Problem, kernel_contenders
+
+    seen = []
+    monkeypatch.setattr(
+        gemm_int8, "matmul", lambda *a, **k: seen.append(os.environ.get("GEMM_INT8_FORCE_KERNEL"))
+    )
+    monkeypatch.setenv("GEMM_INT8_FORCE_KERNEL", "simt")
+    (contender,) = kernel_contenders(["sm90"])
+    x = torch.zeros(2, 16, dtype=torch.int8)
+    contender.make(Problem(x, x, 1.0))()
+    assert seen == ["sm90"] and os.environ["GEMM_INT8_FORCE_KERNEL"] == "simt"
+    monkeypatch.delenv("GEMM_INT8_FORCE_KERNEL")
+    contender.make(Problem(x, x, 1.0))()
+    assert "GEMM_INT8_FORCE_KERNEL" not in os.environ
+
+
+def test_once_calls_every_contender_and_writes_nothing(tmp_path, capsys):
+    code = cli.main(
+        ["--device", "cpu", "--shapes", "2x16x32", "--once", "--out-dir", str(tmp_path / "o")]
+    )
+    assert code == 0 and not (tmp_path / "o").exists()
     with pytest.raises(SystemExit):
-        tune.main(["--shapes", "1x2", "--candidates", "auto"])
-    if not torch.cuda.is_available():
-        assert tune.main(["--shapes", "1x8x16", "--candidates", "auto"]) == 2
-        assert "needs a CUDA GPU" in capsys.readouterr().err
+        cli.main(["--device", "cpu", "--shapes", "2x16x32", "--kernels", "nope"])
+    assert "unknown kernel 'nope'" in capsys.readouterr().err
+
+
+def test_list_names_the_kernel_rows(capsys):
+    assert cli.main(["--list"]) == 0
+    text = capsys.readouterr().out
+    assert "kernels (--kernels" in text and "skinny_m16_r1_w8_u4" in text
 
 
 # --- fused-epilogue contenders (--epilogue) ----------------------------------------------------

@@ -64,7 +64,7 @@ def test_cuda_graph_capture(cuda_family):
 
 def _config_rows():
     """Every row of every family's table, by the name GEMM_INT8_FORCE_KERNEL takes."""
-    from gemm_int8.benchmark.tune import table_rows
+    from gemm_int8.benchmark.contenders import table_rows
 
     return [(f, row) for f in ("sm80", "sm90", "skinny") for row in table_rows(f)]
 

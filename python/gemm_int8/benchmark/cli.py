@@ -7,7 +7,7 @@ from pathlib import Path
 
 from gemm_int8.benchmark import shapes as S
 from gemm_int8.benchmark.compare import compare, compare_markdown, compare_text, load_results
-from gemm_int8.benchmark.contenders import CONTENDERS, select
+from gemm_int8.benchmark.contenders import CONTENDERS, select, table_rows
 from gemm_int8.benchmark.options import build_parser
 
 __all__ = ["build_parser", "main", "resolve_shapes"]
@@ -56,6 +56,9 @@ def _list_text() -> str:
     for c in CONTENDERS:
         extra = f" [--{c.opt_in}]" if c.opt_in else ""
         lines.append(f"  {c.name:{width}} {'/'.join(c.devices):9} {c.description}{extra}")
+    lines.append("kernels (--kernels; auto, a family, family:* or a row):")
+    for family in ("simt", "sm80", "sm90", "skinny"):
+        lines.append(f"  {family:7} {' '.join(table_rows(family))}")
     return "\n".join(lines)
 
 
@@ -129,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     shapes, notes = resolve_shapes(args, device.type)
     try:
         opt_ins = {flag for flag in ("compile", "epilogue") if getattr(args, flag)}
-        contenders = select(device.type, args.contenders, opt_ins)
+        contenders = select(device.type, args.contenders, opt_ins, args.kernels)
     except ValueError as exc:
         parser.error(str(exc))
     if not contenders:
@@ -138,6 +141,11 @@ def main(argv: list[str] | None = None) -> int:
         notes.append("--compile applies to the GPU benchmark only")
     for note in notes:
         _say(note)
+    if args.once:
+        from gemm_int8.benchmark.runner import call_once
+
+        call_once(shapes, contenders, args.alpha, args.seed, device)
+        return 0
     settings = settings_from_args(args, device)
     doc = run_benchmark(settings, argv, device, shapes, contenders, args.compile, args.epilogue)
     return _finish(args, doc, old)

@@ -9,6 +9,7 @@ happens in ``make``, outside the timed region, as it would at model load.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -24,7 +25,10 @@ __all__ = [
     "Expect",
     "Problem",
     "describe_failure",
+    "expand_kernels",
+    "kernel_contenders",
     "select",
+    "table_rows",
 ]
 
 
@@ -281,8 +285,86 @@ CONTENDERS: list[Contender] = [
 ]
 
 
-def select(device: str, names: list[str] | None = None, opt_ins: set[str] = frozenset()):
-    """Contenders that run on ``device``: all of them, or those ``names`` lists."""
+_FAMILIES = ("simt", "sm80", "sm90", "skinny")
+_FORCE = "GEMM_INT8_FORCE_KERNEL"
+
+
+def table_rows(family: str) -> list[str]:
+    """The library's kernel rows of one family, as GEMM_INT8_FORCE_KERNEL takes them."""
+    return [n for n in torch.ops.gemm_int8.kernel_configs() if n.startswith(family + "_")]
+
+
+def expand_kernels(names: list[str]) -> list[str]:
+    """``auto``, family names, row names and ``family:*`` (every row of a family, read from
+    the library's table), in order, repeats dropped; anything else is a ValueError."""
+    rows = torch.ops.gemm_int8.kernel_configs()
+    out: list[str] = []
+    for name in names:
+        if name.endswith(":*") and name[:-2] in _FAMILIES:
+            expanded = table_rows(name[:-2])
+        elif name == "auto" or name in _FAMILIES or name in rows:
+            expanded = [name]
+        else:
+            raise ValueError(
+                f"--kernels: unknown kernel '{name}'; accepted: auto, "
+                f"{', '.join(_FAMILIES)}, family:* or a row ({', '.join(rows)})"
+            )
+        out += [r for r in expanded if r not in out]
+    return out
+
+
+def _forced(row: str):
+    """gemm_int8.matmul with GEMM_INT8_FORCE_KERNEL=row for the call: the planner reads
+    it on every call (and in a CUDA-graph capture, so replays keep the row)."""
+
+    def make(p: Problem):
+        import gemm_int8
+
+        x, y, alpha = p.x, p.y, p.alpha
+
+        def call():
+            saved = os.environ.get(_FORCE)
+            os.environ[_FORCE] = row
+            try:
+                return gemm_int8.matmul(x, y, alpha)
+            finally:
+                if saved is None:
+                    os.environ.pop(_FORCE, None)
+                else:
+                    os.environ[_FORCE] = saved
+
+        return call
+
+    return make
+
+
+def kernel_contenders(names: list[str]) -> list[Contender]:
+    """One gemm_int8 contender per kernel of ``names`` (see expand_kernels): the tuning
+    sweeps that choose csrc/core/dispatch.cpp's boundaries."""
+    return [
+        Contender(
+            f"gemm_int8@{row}",
+            row,
+            f"gemm_int8.matmul(x, y, alpha) with {_FORCE}={row}",
+            _BF16_EXACT,
+            _forced(row),
+            math="int8",
+            plain="gemm_int8",
+        )
+        for row in expand_kernels(names)
+    ]
+
+
+def select(
+    device: str,
+    names: list[str] | None = None,
+    opt_ins: set[str] = frozenset(),
+    kernels: list[str] | None = None,
+):
+    """Contenders that run on ``device``: all of them, or those ``names`` lists; with
+    ``kernels``, one per kernel row, beside ``names`` (torch bf16 alone if not given)."""
+    if kernels:
+        names = names if names is not None else ["torch_bf16"]
     chosen = [c for c in CONTENDERS if device in c.devices]
     if names is not None:
         known = [c.name for c in CONTENDERS]
@@ -291,5 +373,9 @@ def select(device: str, names: list[str] | None = None, opt_ins: set[str] = froz
             raise ValueError(
                 f"unknown contender(s) {', '.join(unknown)}; known: {', '.join(known)}"
             )
-        return [c for c in chosen if c.name in names]
-    return [c for c in chosen if c.opt_in is None or c.opt_in in opt_ins]
+        chosen = [c for c in chosen if c.name in names]
+    else:
+        chosen = [c for c in chosen if c.opt_in is None or c.opt_in in opt_ins]
+    if kernels:
+        chosen += [c for c in kernel_contenders(kernels) if device in c.devices]
+    return chosen

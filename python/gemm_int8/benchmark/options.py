@@ -85,6 +85,13 @@ def _contender_names(text: str) -> list[str]:
     return names
 
 
+def _kernel_names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ValueError("expected a comma-separated list of kernels")
+    return names
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m gemm_int8.benchmark",
@@ -139,6 +146,21 @@ def build_parser() -> argparse.ArgumentParser:
         type=_typed(_contender_names),
         metavar="NAMES",
         help=f"run only these, comma-separated: {', '.join(c.name for c in CONTENDERS)}",
+    )
+    r.add_argument(
+        "--kernels",
+        type=_typed(_kernel_names),
+        metavar="NAMES",
+        help="add one gemm_int8.matmul contender per kernel, forced with GEMM_INT8_FORCE_KERNEL "
+        "(the dispatch tuning sweeps): auto, a family (sm90), a row name (--list) or family:* "
+        "for every row of a family; the other contenders are then torch bf16 alone unless "
+        "--contenders names them",
+    )
+    r.add_argument(
+        "--once",
+        action="store_true",
+        help="call every contender twice per shape, untimed, and report nothing: for a "
+        "profiler (ncu, nsys) wrapped around the run",
     )
     r.add_argument(
         "--compile",

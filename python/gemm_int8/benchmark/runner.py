@@ -75,6 +75,20 @@ def _inputs(shape: Shape, seed: int, device: torch.device):
     return x, y
 
 
+def call_once(shapes: list[Shape], contenders: list[Contender], alpha: float, seed: int, device):
+    """Every contender twice per shape, untimed and unchecked: what a profiler wrapped
+    around the run should see (the first call of a shape also pays its setup)."""
+    for shape in shapes:
+        x, y = _inputs(shape, seed, device)
+        problem = Problem(x, y, alpha, seed)
+        for c in contenders:
+            fn = c.make(problem)
+            fn()
+            fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+
 def _failure(exc: BaseException) -> dict:
     status, reason = describe_failure(exc)
     return {"status": status, "detail": reason, "error": str(exc)[:2000]}
