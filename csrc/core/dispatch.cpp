@@ -181,8 +181,9 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
 // sm90 rows while N and K stay at most 8192 (1x4096x4096 6.0 us vs 7.4;
 // 1x1024x4096 3.0 vs 5.6) and lose beyond (1x14336x4096 20.7 vs 17.1;
 // 1x4096x14336 18.8 vs 17.6: more CTAs than stay resident, or a warp's K
-// range in several serial steps). On sm80-family GPUs the same boundary
-// (1x4096x4096 13.0 us vs 25.7 for the sm80 rows on an H100, "Round 3").
+// range in several serial steps). sm80-family GPUs take the same boundary
+// unmeasured (none here); on an H100 the old skinny row beat the sm80 rows
+// 13.0 us to 25.7 at 1x4096x4096 ("Round 3").
 // Rows it would have to stage (not 16-byte aligned) go elsewhere: staging
 // copies the whole weight.
 bool skinny_wins(const GemmProblem& p) {
