@@ -238,8 +238,8 @@ __global__ void __launch_bounds__(kThreads)
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
        i += int64_t{gridDim.x} * blockDim.x) {
     const int64_t r = i / cols, c = i % cols, g = per_col ? c : 0;
-    const QuantParams p{scales[g], kAsymmetric ? zero_points[g] : 0,
-                        reciprocal_for_divide(scales[g])};
+    // One division per element: a reciprocal per element would cost as much.
+    const QuantParams p{scales[g], kAsymmetric ? zero_points[g] : 0};
     q[r * ldq + c] = quantize_value<kAsymmetric>(to_float(x[r * ldx + c * x_col_stride]), p);
   }
 }
