@@ -7,7 +7,7 @@ from pathlib import Path
 
 from gemm_int8.benchmark import shapes as S
 from gemm_int8.benchmark.compare import compare, compare_markdown, compare_text, load_results
-from gemm_int8.benchmark.contenders import CONTENDERS, select, table_rows
+from gemm_int8.benchmark.contenders import CONTENDERS, FAMILIES, select, table_rows
 from gemm_int8.benchmark.options import build_parser
 
 __all__ = ["build_parser", "main", "resolve_shapes"]
@@ -57,8 +57,11 @@ def _list_text() -> str:
         extra = f" [--{c.opt_in}]" if c.opt_in else ""
         lines.append(f"  {c.name:{width}} {'/'.join(c.devices):9} {c.description}{extra}")
     lines.append("kernels (--kernels; auto, a family, family:* or a row):")
-    for family in ("simt", "sm80", "sm90", "skinny"):
-        lines.append(f"  {family:7} {' '.join(table_rows(family))}")
+    import torch
+
+    rows = torch.ops.gemm_int8.kernel_configs()
+    for family in FAMILIES:
+        lines.append(f"  {family:7} {' '.join(table_rows(family, rows))}")
     return "\n".join(lines)
 
 

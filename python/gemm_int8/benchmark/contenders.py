@@ -25,6 +25,7 @@ __all__ = [
     "Expect",
     "Problem",
     "describe_failure",
+    "FAMILIES",
     "expand_kernels",
     "kernel_contenders",
     "select",
@@ -285,13 +286,14 @@ CONTENDERS: list[Contender] = [
 ]
 
 
-_FAMILIES = ("simt", "sm80", "sm90", "skinny")
+FAMILIES = ("simt", "sm80", "sm90", "skinny")  # as GEMM_INT8_FORCE_KERNEL names them
 _FORCE = "GEMM_INT8_FORCE_KERNEL"
 
 
-def table_rows(family: str) -> list[str]:
+def table_rows(family: str, rows: list[str] | None = None) -> list[str]:
     """The library's kernel rows of one family, as GEMM_INT8_FORCE_KERNEL takes them."""
-    return [n for n in torch.ops.gemm_int8.kernel_configs() if n.startswith(family + "_")]
+    rows = torch.ops.gemm_int8.kernel_configs() if rows is None else rows
+    return [n for n in rows if n.startswith(family + "_")]
 
 
 def expand_kernels(names: list[str]) -> list[str]:
@@ -300,14 +302,14 @@ def expand_kernels(names: list[str]) -> list[str]:
     rows = torch.ops.gemm_int8.kernel_configs()
     out: list[str] = []
     for name in names:
-        if name.endswith(":*") and name[:-2] in _FAMILIES:
-            expanded = table_rows(name[:-2])
-        elif name == "auto" or name in _FAMILIES or name in rows:
+        if name.endswith(":*") and name[:-2] in FAMILIES:
+            expanded = table_rows(name[:-2], rows)
+        elif name == "auto" or name in FAMILIES or name in rows:
             expanded = [name]
         else:
             raise ValueError(
                 f"--kernels: unknown kernel '{name}'; accepted: auto, "
-                f"{', '.join(_FAMILIES)}, family:* or a row ({', '.join(rows)})"
+                f"{', '.join(FAMILIES)}, family:* or a row ({', '.join(rows)})"
             )
         out += [r for r in expanded if r not in out]
     return out
