@@ -59,6 +59,46 @@ def test_int8_gradients_match_the_dequantized_reference(device, gen):
     torch.testing.assert_close(db, fdb, rtol=1e-6, atol=1e-5)
 
 
+def test_tensor_granularity_matches_its_reference(device, gen):
+    # One scale per operand (HALO's per-tensor scaling); same tolerances.
+    x, w, b, dy = operands(gen, device)
+    modes = dict(ALL_INT8, granularity="tensor")
+    out, dx, dw, _ = grads(lambda *a: int8_linear(*a, **modes), x, w, b, dy)
+    x2, dy2 = x.reshape(-1, 96), dy.reshape(-1, 40)
+    assert rel_err(out.reshape(-1, 40), deq(x2, "tensor") @ deq(w, "tensor").T + b.double()) < 1e-5
+    assert rel_err(dx.reshape(-1, 96), deq(dy2, "tensor") @ deq(w, "tensor")) < 1e-5
+    assert rel_err(dw, deq(dy2, "tensor").T @ deq(x2, "tensor")) < 1e-5
+
+
+def test_backward_operands_are_saved_int8_and_k_major(device, gen):
+    # With every GEMM in int8 the forward saves X^T and W^T already quantized
+    # and contiguous (the K-major operands of dW and dX): no float activation
+    # is kept, and nothing is transposed later.
+    x, w, b, dy = operands(gen, device, dtype=torch.bfloat16)
+    x, w = x.requires_grad_(), w.requires_grad_()
+    saved = []
+
+    def pack(t):
+        saved.append(t)
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = int8_linear(x, w, **ALL_INT8)
+    matrices = [t for t in saved if t.dim() == 2 and t.numel() > t.shape[0]]
+    assert [(t.dtype, tuple(t.shape)) for t in matrices] == [
+        (torch.int8, (96, 48)),  # X^T (K, T)
+        (torch.int8, (96, 40)),  # W^T (K, N)
+    ]
+    assert all(t.is_contiguous() for t in matrices)
+    out.backward(dy)
+    assert x.grad.shape == x.shape and w.grad.shape == w.shape
+
+
+def test_bad_granularity():
+    with pytest.raises(ValueError, match="granularity: expected 'row' or 'tensor'"):
+        int8_linear(torch.randn(4, 16), torch.randn(8, 16), granularity="col")
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_gradient_dtypes_follow_the_inputs(device, gen, dtype):
     x, w, b, dy = operands(gen, device, dtype=dtype)

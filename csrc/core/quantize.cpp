@@ -1,5 +1,6 @@
 #include "gemm_int8/quantize.h"
 
+#include <utility>
 #include <vector>
 
 #include "core/messages.h"
@@ -85,7 +86,54 @@ void dispatch_dtype(const QuantizeProblem& p) {
   }
 }
 
+// qt and its scales: x's transpose, quantized by the rule of q (see quantize.h).
+Status validate_transpose(const QuantizeProblem& p) {
+  if (p.asymmetric)
+    return Status::value_error("asymmetric: a transpose (qt) needs symmetric quantization");
+  if (p.granularity == Granularity::kCol)
+    return Status::value_error(
+        "granularity: expected row or tensor with a transpose (qt), got col");
+  if (p.qt.dtype != DType::kInt8)
+    return Status::type_error(cat("qt: expected int8, got ", dtype_name(p.qt.dtype)));
+  GEMM_INT8_RETURN_IF_ERROR(check_view("qt", p.qt));
+  if (p.qt.rows != p.x.cols || p.qt.cols != p.x.rows)
+    return Status::value_error(cat("qt: expected x's transposed shape (", p.x.cols, ", ", p.x.rows,
+                                   "), got (", p.qt.rows, ", ", p.qt.cols, ")"));
+  if (p.qt.cols > 1 && p.qt.rows > 0 &&
+      (p.qt.col_stride != 1 || (p.qt.rows > 1 && p.qt.row_stride < p.qt.cols)))
+    return Status::value_error(
+        cat("qt: expected rows of unit column stride that do not overlap, got strides (",
+            p.qt.row_stride, ", ", p.qt.col_stride, ")"));
+  if (p.qt.device != p.x.device)
+    return Status::value_error(cat("qt is on ", p.qt.device, " but x is on ", p.x.device));
+  const int64_t groups = transposed_groups(p);
+  if (groups > 0 && p.qt_scales == nullptr)
+    return Status::value_error("qt_scales: data pointer is null");
+  if (reinterpret_cast<uintptr_t>(p.qt_scales) % sizeof(float) != 0)
+    return Status::value_error("qt_scales: data pointer is not aligned to its 4-byte element size");
+  const Range x = range_of(p.x), q = range_of(p.q), qt = range_of(p.qt);
+  const Range scales = range_of(p.scales, quantize_groups(p), sizeof(float));
+  const Range qt_scales = range_of(p.qt_scales, groups, sizeof(float));
+  if (qt.overlaps(x) || qt.overlaps(q) || qt.overlaps(scales))
+    return Status::value_error("qt overlaps x, q or scales in memory");
+  if (qt_scales.overlaps(x) || qt_scales.overlaps(q) || qt_scales.overlaps(scales) ||
+      qt_scales.overlaps(qt))
+    return Status::value_error("qt_scales overlaps x, q, scales or qt in memory");
+  return {};
+}
+
 }  // namespace
+
+QuantizeProblem transposed_part(const QuantizeProblem& p) {
+  QuantizeProblem t;
+  t.x = p.x;
+  std::swap(t.x.rows, t.x.cols);
+  std::swap(t.x.row_stride, t.x.col_stride);
+  t.q = p.qt;
+  t.scales = p.qt_scales;
+  t.granularity = p.granularity;
+  return t;
+}
 
 const char* granularity_name(Granularity granularity) {
   switch (granularity) {
@@ -94,6 +142,11 @@ const char* granularity_name(Granularity granularity) {
     case Granularity::kCol: return "col";
   }
   return "?";
+}
+
+int64_t transposed_groups(const QuantizeProblem& p) {
+  if (!p.transpose) return 0;
+  return p.granularity == Granularity::kTensor ? 1 : p.x.cols;
 }
 
 int64_t quantize_groups(const QuantizeProblem& p) {
@@ -147,7 +200,7 @@ Status validate_quantize(const QuantizeProblem& p) {
     return Status::value_error("scales overlaps x or q in memory");
   if (zps.overlaps(x) || zps.overlaps(q) || zps.overlaps(scales))
     return Status::value_error("zero_points overlaps x, q or scales in memory");
-  return {};
+  return p.transpose ? validate_transpose(p) : Status{};
 }
 
 Status quantize_cpu(const QuantizeProblem& problem) {
@@ -159,6 +212,7 @@ Status quantize_cpu(const QuantizeProblem& problem) {
   } else {
     dispatch_dtype<false>(problem);
   }
+  if (problem.transpose) dispatch_dtype<false>(transposed_part(problem));
   return {};
 }
 

@@ -46,6 +46,12 @@ TORCH_LIBRARY(gemm_int8, m) {
   m.def(
       "quantize(Tensor x, str granularity=\"row\", *, bool asymmetric=False) -> "
       "(Tensor, Tensor, Tensor?)");
+  // quantize (symmetric, "row" or "tensor") that also returns x's transpose
+  // (K, M) quantized per column of x (or with the tensor's scale): the
+  // K-major operand of the GEMMs that reduce over x's rows (training's dW).
+  m.def(
+      "quantize_with_transpose(Tensor x, str granularity=\"row\") -> "
+      "(Tensor, Tensor, Tensor, Tensor)");
   // Int8Linear's forward in one call: x (..., K) float quantized per token
   // (symmetric, the rule of quantize), times an int8 weight (N, K) with
   // float32 per-channel scales, plus bias, in x's dtype.

@@ -24,6 +24,13 @@ QuantizeResult quantize_op(const at::Tensor& x, c10::string_view granularity, bo
   return call.result();
 }
 
+QuantizeTransposeResult quantize_with_transpose_op(const at::Tensor& x,
+                                                   c10::string_view granularity) {
+  QuantizeCall call(x, std::string_view(granularity.data(), granularity.size()), false, true);
+  throw_if_error(quantize_cpu(call.problem));
+  return call.transpose_result();
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(gemm_int8, CPU, m) {
@@ -33,6 +40,7 @@ TORCH_LIBRARY_IMPL(gemm_int8, CPU, m) {
   m.impl("scaled_mm_out", &Ops::scaled_mm_out);
   m.impl("row_sums", &row_sums_op);
   m.impl("quantize", &quantize_op);
+  m.impl("quantize_with_transpose", &quantize_with_transpose_op);
   m.impl("quantized_linear", &quantized_linear<compute_cpu, quantize_op>);
 }
 

@@ -40,15 +40,27 @@ at::Tensor row_sums_op(const at::Tensor& y) {
 
 // Tensor and column scales reduce into workspace from the caching allocator;
 // nothing is read back to the host.
-QuantizeResult quantize_op(const at::Tensor& x, c10::string_view granularity, bool asymmetric) {
-  c10::cuda::CUDAGuard guard(x.device());
-  QuantizeCall call(x, std::string_view(granularity.data(), granularity.size()), asymmetric);
+void run_quantize(const QuantizeCall& call, const at::Tensor& x) {
   const size_t bytes = quantize_cuda_workspace_bytes(call.problem);
   at::Tensor workspace;
   if (bytes > 0) workspace = at::empty({static_cast<int64_t>(bytes)}, x.options().dtype(at::kByte));
   throw_if_error(quantize_cuda(call.problem, bytes ? workspace.data_ptr() : nullptr, bytes,
                                at::cuda::getCurrentCUDAStream(x.get_device()).stream()));
+}
+
+QuantizeResult quantize_op(const at::Tensor& x, c10::string_view granularity, bool asymmetric) {
+  c10::cuda::CUDAGuard guard(x.device());
+  QuantizeCall call(x, std::string_view(granularity.data(), granularity.size()), asymmetric);
+  run_quantize(call, x);
   return call.result();
+}
+
+QuantizeTransposeResult quantize_with_transpose_op(const at::Tensor& x,
+                                                   c10::string_view granularity) {
+  c10::cuda::CUDAGuard guard(x.device());
+  QuantizeCall call(x, std::string_view(granularity.data(), granularity.size()), false, true);
+  run_quantize(call, x);
+  return call.transpose_result();
 }
 
 }  // namespace
@@ -60,6 +72,7 @@ TORCH_LIBRARY_IMPL(gemm_int8, CUDA, m) {
   m.impl("scaled_mm_out", &Ops::scaled_mm_out);
   m.impl("row_sums", &row_sums_op);
   m.impl("quantize", &quantize_op);
+  m.impl("quantize_with_transpose", &quantize_with_transpose_op);
   m.impl("quantized_linear", &quantized_linear<compute_cuda, quantize_op>);
 }
 

@@ -32,7 +32,8 @@ std::vector<int64_t> scale_shape(const at::Tensor& x, Granularity granularity) {
 
 }  // namespace
 
-QuantizeCall::QuantizeCall(const at::Tensor& x, std::string_view granularity, bool asymmetric) {
+QuantizeCall::QuantizeCall(const at::Tensor& x, std::string_view granularity, bool asymmetric,
+                           bool transpose) {
   const Granularity g = parse_granularity(granularity);
   TORCH_CHECK_VALUE(x.dim() >= 1,
                     "x: expected a tensor of shape (..., K), got a 0-d tensor; reshape it to (1,)");
@@ -50,12 +51,23 @@ QuantizeCall::QuantizeCall(const at::Tensor& x, std::string_view granularity, bo
       asymmetric && zero_points.numel() ? zero_points.data_ptr<int32_t>() : nullptr;
   problem.granularity = g;
   problem.asymmetric = asymmetric;
+  if (!transpose) return;
+  qt = at::empty({x2d.size(1), rows}, x.options().dtype(at::kChar));
+  qt_scales = g == Granularity::kTensor ? at::empty({}, scales.options())
+                                        : at::empty({x2d.size(1), 1}, scales.options());
+  problem.transpose = true;
+  problem.qt = mutable_matrix_view(qt, "qt");
+  problem.qt_scales = qt_scales.numel() ? qt_scales.data_ptr<float>() : nullptr;
 }
 
 QuantizeResult QuantizeCall::result() const {
   std::optional<at::Tensor> zp;
   if (zero_points.defined()) zp = zero_points;
   return {q, scales, zp};
+}
+
+QuantizeTransposeResult QuantizeCall::transpose_result() const {
+  return {q, scales, qt, qt_scales};
 }
 
 }  // namespace gemm_int8::torch_ops

@@ -14,16 +14,20 @@
 namespace gemm_int8::torch_ops {
 
 using QuantizeResult = std::tuple<at::Tensor, at::Tensor, std::optional<at::Tensor>>;
+using QuantizeTransposeResult = std::tuple<at::Tensor, at::Tensor, at::Tensor, at::Tensor>;
 
 // x (..., K) is viewed (or, for strides no view allows, copied) as (M, K).
 // q has x's shape; scales (and zero points) broadcast against x: shape ()
-// for "tensor", (..., 1) for "row", (1, ..., 1, K) for "col".
+// for "tensor", (..., 1) for "row", (1, ..., 1, K) for "col". With
+// `transpose`, also qt (K, M) and its scales: (K, 1) for "row", () for "tensor".
 struct QuantizeCall {
-  at::Tensor x2d, q, scales, zero_points;
+  at::Tensor x2d, q, scales, zero_points, qt, qt_scales;
   QuantizeProblem problem;
 
-  QuantizeCall(const at::Tensor& x, std::string_view granularity, bool asymmetric);
+  QuantizeCall(const at::Tensor& x, std::string_view granularity, bool asymmetric,
+               bool transpose = false);
   QuantizeResult result() const;
+  QuantizeTransposeResult transpose_result() const;
 };
 
 }  // namespace gemm_int8::torch_ops

@@ -32,13 +32,30 @@ struct QuantizeProblem {
   int32_t* zero_points = nullptr;  // int32, as many; asymmetric only (null otherwise)
   Granularity granularity = Granularity::kRow;
   bool asymmetric = false;
+
+  // With `transpose` (symmetric, kRow or kTensor only), the same call also
+  // writes qt: x's transpose (C, R), quantized along its own rows (x's
+  // columns; for kTensor with x's one scale). A training step needs both: q
+  // feeds the GEMMs that reduce over x's columns, qt, K-major, those that
+  // reduce over x's rows, so no int8 or float matrix is transposed
+  // afterwards. qt_scales holds transposed_groups() values.
+  bool transpose = false;
+  MutableMatrixView qt;  // int8, (x.cols, x.rows), rows of unit column stride
+  float* qt_scales = nullptr;
 };
 
 // 1 for kTensor, x.rows for kRow, x.cols for kCol.
 int64_t quantize_groups(const QuantizeProblem& problem);
 
+// qt's scale count: x.cols for kRow, 1 for kTensor, 0 without a transpose.
+int64_t transposed_groups(const QuantizeProblem& problem);
+
+// The qt half of a problem as a problem of its own: x's transposed view
+// quantized per row (kRow) or per tensor into qt and qt_scales.
+QuantizeProblem transposed_part(const QuantizeProblem& problem);
+
 // Checks dtypes, shapes, strides, devices, pointers and overlaps. Messages
-// name the argument (x, q, scales, zero_points).
+// name the argument (x, q, scales, zero_points, qt, qt_scales).
 Status validate_quantize(const QuantizeProblem& problem);
 
 // The rule above on host memory (single-threaded).

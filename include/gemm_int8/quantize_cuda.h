@@ -12,7 +12,8 @@
 namespace gemm_int8 {
 
 // Scratch bytes quantize_cuda needs: 0 for row granularity, 8 per group
-// (the running max and min) for tensor and column granularity.
+// (the running max and min) for tensor and column granularity; with a
+// transpose, 4 per row and column of x (their |x| maxima), 4 per tensor.
 size_t quantize_cuda_workspace_bytes(const QuantizeProblem& problem);
 
 // Every pointer in device memory of x.device; `stream` must belong to it.

@@ -5,13 +5,21 @@ from gemm_int8 import _library
 _library.load()
 
 from gemm_int8 import nn  # noqa: E402
-from gemm_int8.ops import matmul, quantize, quantized_linear, row_sums, scaled_mm  # noqa: E402
+from gemm_int8.ops import (  # noqa: E402
+    matmul,
+    quantize,
+    quantize_with_transpose,
+    quantized_linear,
+    row_sums,
+    scaled_mm,
+)
 
 __version__ = "0.1.0"
 __all__ = [
     "matmul",
     "nn",
     "quantize",
+    "quantize_with_transpose",
     "quantized_linear",
     "row_sums",
     "scaled_mm",

@@ -6,6 +6,8 @@ out shapes), in the core's words; real calls are validated by the C++ core.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 _OUT_DTYPES = (torch.bfloat16, torch.float16, torch.float32, torch.int32)
@@ -124,3 +126,17 @@ def _quantize(x, granularity="row", *, asymmetric=False):
     scales = x.new_empty(shape, dtype=torch.float32)
     zero_points = x.new_empty(shape, dtype=torch.int32) if asymmetric else None
     return q, scales, zero_points
+
+
+@torch.library.register_fake("gemm_int8::quantize_with_transpose")
+def _quantize_with_transpose(x, granularity="row"):
+    torch._check(
+        granularity in ("tensor", "row"),
+        lambda: f"granularity: expected 'row' or 'tensor' with a transpose, got {granularity!r}",
+    )
+    q, scales, _ = _quantize(x, granularity)
+    qt = x.new_empty((x.shape[-1], math.prod(x.shape[:-1])), dtype=torch.int8)
+    qt_scales = x.new_empty(
+        [] if granularity == "tensor" else [x.shape[-1], 1], dtype=torch.float32
+    )
+    return q, scales, qt, qt_scales

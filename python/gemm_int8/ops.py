@@ -13,7 +13,7 @@ import torch
 
 from gemm_int8 import _fake  # noqa: F401  (registers the fake implementations)
 
-__all__ = ["matmul", "quantize", "row_sums", "scaled_mm"]
+__all__ = ["matmul", "quantize", "quantize_with_transpose", "row_sums", "scaled_mm"]
 
 
 def _name(dtype: torch.dtype) -> str:
@@ -172,6 +172,24 @@ def quantize(
         x, granularity, asymmetric=asymmetric
     )
     return (q, scale, zero_point) if asymmetric else (q, scale)
+
+
+def quantize_with_transpose(
+    x: torch.Tensor, granularity: str = "row"
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Quantizes float ``x`` (..., K) both ways for training: ``(q, scale, qt, qt_scale)``.
+
+    ``q, scale`` are exactly ``quantize(x, granularity)`` (symmetric). ``qt``
+    is x's transpose, int8 (K, M) with M = x.numel() // K, contiguous,
+    quantized along its own rows, i.e. per column of x with ``qt_scale`` (K, 1)
+    for ``"row"``, or with x's one scale (shape ()) for ``"tensor"``: bit for
+    bit ``quantize(x.reshape(-1, K).T, granularity)``. So ``q`` is the K-major
+    operand of GEMMs that reduce over x's columns and ``qt`` of those that
+    reduce over x's rows (a weight gradient ``dY.T @ X``), with no transpose
+    afterwards. On CUDA x is read twice (the maxima, then both roundings) and
+    nothing syncs with the host.
+    """
+    return torch.ops.gemm_int8.quantize_with_transpose.default(x, granularity)
 
 
 def quantized_linear(

@@ -175,3 +175,89 @@ TEST(Quantize, EmptyTensorsAreValid) {
 
 }  // namespace
 }  // namespace gemm_int8
+
+namespace gemm_int8 {
+namespace {
+
+// HostQuantize plus the transpose outputs.
+struct HostTransposeQuantize : HostQuantize {
+  std::vector<int8_t> qt;
+  std::vector<float> qt_scales;
+
+  HostTransposeQuantize(int64_t rows, int64_t cols, std::vector<float> values, Granularity g)
+      : HostQuantize(rows, cols, std::move(values), g), qt(rows * cols) {
+    problem.transpose = true;
+    problem.qt = {qt.data(), DType::kInt8, Device::host(), cols, rows, rows, 1};
+    qt_scales.resize(transposed_groups(problem));
+    problem.qt_scales = qt_scales.data();
+  }
+};
+
+// qt is, bit for bit, the plain quantization of x's transpose (per row of
+// x^T, or per tensor), and q is unchanged by asking for qt.
+TEST(QuantizeTranspose, EqualsQuantizingTheTransposedView) {
+  const int64_t rows = 7, cols = 5;
+  std::vector<float> x(rows * cols);
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  for (float& v : x) v = normal(rng);
+  x[3] = 0.0f;
+  for (Granularity g : {Granularity::kRow, Granularity::kTensor}) {
+    HostTransposeQuantize both(rows, cols, x, g);
+    ASSERT_TRUE(quantize_cpu(both.problem).ok()) << quantize_cpu(both.problem).message();
+    HostQuantize plain(rows, cols, x, g);
+    ASSERT_TRUE(quantize_cpu(plain.problem).ok());
+    EXPECT_EQ(both.q, plain.q);
+    EXPECT_EQ(both.scales, plain.scales);
+    std::vector<float> xt(rows * cols);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) xt[c * rows + r] = x[r * cols + c];
+    HostQuantize transposed(cols, rows, xt, g);
+    ASSERT_TRUE(quantize_cpu(transposed.problem).ok());
+    EXPECT_EQ(both.qt, transposed.q) << granularity_name(g);
+    EXPECT_EQ(both.qt_scales, transposed.scales) << granularity_name(g);
+  }
+}
+
+TEST(QuantizeTranspose, RejectsWhatItCannotDo) {
+  auto message = [](const QuantizeProblem& p) { return validate_quantize(p).message(); };
+  HostTransposeQuantize t(4, 6, std::vector<float>(24, 1.0f), Granularity::kRow);
+  QuantizeProblem p = t.problem;
+  p.granularity = Granularity::kCol;
+  EXPECT_NE(message(p).find("granularity: expected row or tensor"), std::string::npos);
+  p = t.problem;
+  p.asymmetric = true;
+  p.zero_points = t.zero_points.data();
+  EXPECT_NE(message(p).find("asymmetric"), std::string::npos);
+  p = t.problem;
+  p.qt.rows = 4;
+  p.qt.cols = 6;
+  EXPECT_NE(message(p).find("qt: expected x's transposed shape (6, 4)"), std::string::npos);
+  p = t.problem;
+  p.qt.dtype = DType::kFloat32;
+  EXPECT_EQ(validate_quantize(p).code(), StatusCode::kTypeError);
+  p = t.problem;
+  p.qt_scales = nullptr;
+  EXPECT_NE(message(p).find("qt_scales: data pointer is null"), std::string::npos);
+  p = t.problem;
+  p.qt.data = t.q.data();
+  EXPECT_NE(message(p).find("qt overlaps"), std::string::npos);
+  p = t.problem;
+  p.qt_scales = t.scales.data();
+  EXPECT_NE(message(p).find("qt_scales overlaps"), std::string::npos);
+  p = t.problem;
+  p.qt.col_stride = 4;
+  EXPECT_NE(message(p).find("qt: expected rows of unit column stride"), std::string::npos);
+  EXPECT_TRUE(validate_quantize(t.problem).ok());
+}
+
+TEST(QuantizeTranspose, EmptyGroupsGetUnitScales) {
+  HostTransposeQuantize t(0, 3, {}, Granularity::kRow);
+  t.qt_scales.assign(3, 0.0f);
+  t.problem.qt_scales = t.qt_scales.data();
+  ASSERT_TRUE(quantize_cpu(t.problem).ok());
+  EXPECT_EQ(t.qt_scales, std::vector<float>(3, 1.0f));
+}
+
+}  // namespace
+}  // namespace gemm_int8

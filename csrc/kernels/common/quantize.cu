@@ -18,7 +18,9 @@
 
 #include "core/quantize_math.h"
 #include "gemm_int8/quantize_cuda.h"
+#include "kernels/common/float_inputs.cuh"
 #include "kernels/common/pdl.cuh"
+#include "kernels/common/quantize_transpose.h"
 
 namespace gemm_int8 {
 namespace {
@@ -26,15 +28,12 @@ namespace {
 using kernels::pdl_allow_next;
 using kernels::pdl_launch;
 using kernels::pdl_wait;
+using kernels::to_float;
 
 constexpr int kThreads = 256;
 constexpr int kMaxRegisterVecs = 8;
 constexpr int64_t kMaxBlocks = 65535;
 constexpr int kRowsPerColumnChunk = 32;
-
-__device__ __forceinline__ float to_float(float v) { return v; }
-__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
-__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
 
 template <bool kAsymmetric>
 __device__ QuantStats block_reduce(QuantStats s, QuantStats* shared) {
@@ -345,6 +344,7 @@ Status dispatch(const QuantizeProblem& p, uint32_t* keys, cudaStream_t stream) {
 }  // namespace
 
 size_t quantize_cuda_workspace_bytes(const QuantizeProblem& problem) {
+  if (problem.transpose) return kernels::quantize_transpose_workspace_bytes(problem);
   if (problem.granularity == Granularity::kRow) return 0;
   return static_cast<size_t>(quantize_groups(problem)) * 2 * sizeof(uint32_t);
 }
@@ -361,6 +361,7 @@ Status quantize_cuda(const QuantizeProblem& problem, void* workspace, size_t wor
   if (reinterpret_cast<uintptr_t>(workspace) % sizeof(uint32_t) != 0)
     return Status::value_error("workspace: data pointer is not 4-byte aligned");
   auto* keys = static_cast<uint32_t*>(workspace);
+  if (problem.transpose) return kernels::quantize_transpose_cuda(problem, keys, stream);
   GEMM_INT8_RETURN_IF_ERROR(problem.asymmetric ? dispatch<true>(problem, keys, stream)
                                                : dispatch<false>(problem, keys, stream));
   const cudaError_t err = cudaGetLastError();

@@ -48,6 +48,7 @@ def convert(
     forward: str | None = None,
     grad_input: str | None = None,
     grad_weight: str | None = None,
+    granularity: str | None = None,
 ) -> list[str]:
     """Replaces ``model``'s nn.Linear layers by :class:`Int8Linear`, in place, or
     with ``training=True`` by :class:`Int8TrainableLinear`.
@@ -68,8 +69,9 @@ def convert(
     nn.Linear's Parameters, so convert before building the optimizer or
     after, either works) and runs the forward and backward GEMMs in int8 as
     chosen by ``forward``, ``grad_input`` and ``grad_weight`` (``"int8"`` or
-    ``"bf16"``; defaults ``"int8"``, ``"int8"``, ``"bf16"``, see
-    :func:`gemm_int8.nn.functional.int8_linear`). These options need
+    ``"bf16"``; defaults ``"int8"``, ``"int8"``, ``"bf16"``) with scales per
+    ``granularity`` (``"row"``, default, or ``"tensor"``); see
+    :func:`gemm_int8.nn.functional.int8_linear`. These options need
     ``training=True``.
 
     Returns:
@@ -80,9 +82,19 @@ def convert(
             "model: convert replaces submodules in place; for a single nn.Linear use "
             "Int8Linear.from_linear"
         )
-    modes = {"forward": forward, "grad_input": grad_input, "grad_weight": grad_weight}
+    modes = {
+        "forward": forward,
+        "grad_input": grad_input,
+        "grad_weight": grad_weight,
+        "granularity": granularity,
+    }
     if training:
-        defaults = {"forward": "int8", "grad_input": "int8", "grad_weight": "bf16"}
+        defaults = {
+            "forward": "int8",
+            "grad_input": "int8",
+            "grad_weight": "bf16",
+            "granularity": "row",
+        }
         modes = {k: defaults[k] if v is None else v for k, v in modes.items()}
         check_modes(**modes)
     else:

@@ -20,9 +20,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from gemm_int8.ops import quantize, scaled_mm
+from gemm_int8.ops import quantize, quantize_with_transpose, scaled_mm
 
 MODES = ("int8", "bf16")
+GRANULARITIES = ("row", "tensor")
 _FLOAT_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 
 
@@ -34,66 +35,89 @@ def _check_float(t: torch.Tensor, what: str) -> None:
         raise TypeError(f"{what}: expected float32, bfloat16 or float16, got {name}")
 
 
-def check_modes(forward: str, grad_input: str, grad_weight: str) -> None:
+def check_modes(forward: str, grad_input: str, grad_weight: str, granularity: str = "row") -> None:
     for name, mode in (("forward", forward), ("grad_input", grad_input),
                        ("grad_weight", grad_weight)):  # fmt: skip
         if mode not in MODES:
             raise ValueError(f"{name}: expected 'int8' or 'bf16', got {mode!r}")
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity: expected 'row' or 'tensor', got {granularity!r}")
 
 
-def _int8_mm(a_q, a_scale, b_q, b_scale, out_dtype):
-    """``a @ b.T`` from int8 a (M, R) and b (P, R) quantized along R (row scales)."""
-    return scaled_mm(a_q, b_q, a_scale.reshape(-1), b_scale.reshape(-1), out_dtype=out_dtype)
+def _scaled(a_q, a_scale, b_q, b_scale, out_dtype, bias=None):
+    """``a @ b.T`` from int8 a (M, R) and b (P, R), each quantized along R."""
+    return scaled_mm(
+        a_q, b_q, a_scale.reshape(-1), b_scale.reshape(-1), bias=bias, out_dtype=out_dtype
+    )
+
+
+def _quantize_for(t, granularity, rows: bool, transposed: bool):
+    """The int8 operands of ``t`` that the step needs: (q, scale) along t's rows
+    and/or (qt, qt_scale), t's transpose along its rows; None for those not needed.
+    Both from one call when both are needed (t is read twice, not three times)."""
+    if transposed:
+        q, scale, qt, qt_scale = quantize_with_transpose(t, granularity)
+        return (q, scale) if rows else None, (qt, qt_scale)
+    return (quantize(t, granularity) if rows else None), None
 
 
 class _Int8LinearFunction(torch.autograd.Function):
+    # Operand layouts: every int8 GEMM here gets both operands K-major, as
+    # Hopper's 8-bit wgmma needs, straight from a quantize call:
+    #   forward      Y  = q(X)  q(W)^T      X, W along K (their rows)
+    #   grad_input   dX = q(dY) q(W^T)^T    dY along N (rows), W^T along N (qt of W)
+    #   grad_weight  dW = q(dY^T) q(X^T)^T  both along T (qt of dY and of X)
+    # The forward saves X^T and W^T already quantized (int8: half of X's
+    # bf16 bytes) when the backward will need them.
+
     @staticmethod
-    def forward(ctx, x2d, weight, bias, forward, grad_input, grad_weight):
-        # x2d: (T, K) with leading dims flattened; weight: (N, K) float master.
-        ctx.modes = (grad_input, grad_weight)
+    def forward(ctx, x2d, weight, bias, forward, grad_input, grad_weight, granularity):
+        need_dx, need_dw = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        ctx.modes = (grad_input, grad_weight, granularity)
         ctx.has_bias = bias is not None
         ctx.bias_dtype = bias.dtype if bias is not None else None
-        ctx.save_for_backward(x2d, weight)
-        if forward == "int8":
-            xq, xs = quantize(x2d, "row")  # per token, along K
-            wq, ws = quantize(weight, "row")  # per output channel, along K
+        ctx.x_dtype, ctx.w_dtype = x2d.dtype, weight.dtype
+        int8_fwd = forward == "int8"
+        x_rows, x_t = _quantize_for(x2d, granularity, int8_fwd, need_dw and grad_weight == "int8")
+        w_rows, w_t = _quantize_for(weight, granularity, int8_fwd, need_dx and grad_input == "int8")
+        saved_x = x_t if x_t is not None else ((x2d,) if need_dw else ())
+        saved_w = w_t if w_t is not None else ((weight,) if need_dx else ())
+        ctx.save_for_backward(*saved_x, *saved_w)
+        ctx.split = len(saved_x)
+        if int8_fwd:
             b = None if bias is None else bias.to(torch.float32)
-            return scaled_mm(xq, wq, xs.reshape(-1), ws.reshape(-1), bias=b, out_dtype=x2d.dtype)
+            return _scaled(*x_rows, *w_rows, x2d.dtype, bias=b)
         dtype = x2d.dtype
         return F.linear(x2d, weight.to(dtype), None if bias is None else bias.to(dtype))
 
     @staticmethod
     def backward(ctx, grad_out):
-        x2d, weight = ctx.saved_tensors
-        grad_input, grad_weight = ctx.modes
+        saved = ctx.saved_tensors
+        saved_x, saved_w = saved[: ctx.split], saved[ctx.split :]
+        grad_input, grad_weight, granularity = ctx.modes
+        need_dx, need_dw = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         dy = grad_out.contiguous()  # (T, N)
+        dy_rows, dy_t = _quantize_for(
+            dy,
+            granularity,
+            need_dx and grad_input == "int8",
+            need_dw and grad_weight == "int8",
+        )
         dx = dw = db = None
-        if ctx.needs_input_grad[0]:
+        if need_dx:
             if grad_input == "int8":
-                # dX[t, k] = sum_n dY[t, n] W[n, k] = scaled_mm(q(dY), q(W^T)):
-                # dY per token (row, along N), W per input channel (column, along N).
-                # q(W^T) is the transposed view of W's column quantization: no copy
-                # here, but a strided (K, N) operand, which the kernel may stage through
-                # a transposed scratch copy (a transpose-free layout is future work).
-                dyq, dys = quantize(dy, "row")
-                wq, ws = quantize(weight, "col")  # (N, K) int8, scales (1, K)
-                dx = _int8_mm(dyq, dys, wq.t(), ws, x2d.dtype)
+                dx = _scaled(*dy_rows, *saved_w, ctx.x_dtype)  # saved_w: W^T (K, N), scales
             else:
-                dx = dy.to(x2d.dtype) @ weight.to(x2d.dtype)
-        if ctx.needs_input_grad[1]:
+                dx = dy.to(ctx.x_dtype) @ saved_w[0].to(ctx.x_dtype)
+        if need_dw:
             if grad_weight == "int8":
-                # dW[n, k] = sum_t dY[t, n] X[t, k] = scaled_mm(q(dY^T), q(X^T)):
-                # both quantized along the token dimension (column scales), passed as
-                # transposed views (same strided-operand caveat as above).
-                dyq_c, dys_c = quantize(dy, "col")  # (T, N), scales (1, N)
-                xq_c, xs_c = quantize(x2d, "col")  # (T, K), scales (1, K)
-                dw = _int8_mm(dyq_c.t(), dys_c, xq_c.t(), xs_c, weight.dtype)
+                dw = _scaled(*dy_t, *saved_x, ctx.w_dtype)  # dY^T (N, T) times X^T (K, T)
             else:
-                dtype = x2d.dtype
-                dw = (dy.to(dtype).t() @ x2d).to(weight.dtype)
+                x2d = saved_x[0]
+                dw = (dy.to(x2d.dtype).t() @ x2d).to(ctx.w_dtype)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             db = dy.sum(0, dtype=torch.float32).to(ctx.bias_dtype)
-        return dx, dw, db, None, None, None
+        return dx, dw, db, None, None, None, None
 
 
 def int8_linear(
@@ -104,6 +128,7 @@ def int8_linear(
     forward: str = "int8",
     grad_input: str = "int8",
     grad_weight: str = "bf16",
+    granularity: str = "row",
 ) -> torch.Tensor:
     """``x @ weight.T + bias`` with int8 GEMMs in the forward and backward passes.
 
@@ -116,11 +141,17 @@ def int8_linear(
         forward: ``"int8"``: x quantized per token, weight per output channel,
             :func:`gemm_int8.scaled_mm` with the bias fused, output in x's dtype;
             ``"bf16"``: F.linear in x's dtype.
-        grad_input: ``"int8"``: dX = q(dY) per token times q(W) per input
-            channel; ``"bf16"``: ``dY @ W`` in x's dtype.
+        grad_input: ``"int8"``: dX = q(dY) per token times q(W^T) per input
+            channel (W^T written by the forward's quantization of W, no
+            transpose); ``"bf16"``: ``dY @ W`` in x's dtype.
         grad_weight: ``"int8"``: dW = q(dY^T) times q(X^T), both quantized per
-            channel along the tokens; ``"bf16"`` (default, as the reduction over
-            tokens is the most sensitive): ``dY^T @ X`` in x's dtype.
+            channel along the tokens (X^T saved int8 by the forward);
+            ``"bf16"`` (default, as the reduction over tokens is the most
+            sensitive): ``dY^T @ X`` in x's dtype.
+        granularity: ``"row"`` (default): every int8 operand has a scale per
+            row along its GEMM's reduction dimension (per token, per channel);
+            ``"tensor"``: one scale per operand (HALO's choice). Either way the
+            scales stay on the device.
 
     The backward is a straight-through estimator (quantizers act as the
     identity). All scales stay on the device: no host synchronization. The
@@ -129,7 +160,7 @@ def int8_linear(
     """
     _check_float(x, "x")
     _check_float(weight, "weight")
-    check_modes(forward, grad_input, grad_weight)
+    check_modes(forward, grad_input, grad_weight, granularity)
     if weight.dim() != 2:
         raise ValueError(
             f"weight: expected shape (out_features, in_features), got {tuple(weight.shape)}"
@@ -152,6 +183,6 @@ def int8_linear(
         )
     lead = x.shape[:-1]
     out = _Int8LinearFunction.apply(
-        x.reshape(-1, in_features), weight, bias, forward, grad_input, grad_weight
+        x.reshape(-1, in_features), weight, bias, forward, grad_input, grad_weight, granularity
     )
     return out.reshape(*lead, out_features)

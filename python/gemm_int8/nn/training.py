@@ -15,8 +15,10 @@ class Int8TrainableLinear(nn.Linear):
     copy the optimizer updates; same ``state_dict`` as nn.Linear) and calls
     :func:`gemm_int8.nn.functional.int8_linear` with the per-GEMM options
     ``forward``, ``grad_input`` and ``grad_weight`` (each ``"int8"`` or
-    ``"bf16"``). Nothing quantized is stored: each step quantizes the weight
-    afresh (per output channel for the forward, per input channel for dX).
+    ``"bf16"``) and the scales' ``granularity`` (``"row"`` or ``"tensor"``).
+    Nothing quantized outlives a step: each forward quantizes the weight
+    afresh, in one call both ways (per output channel for the forward, its
+    transpose per input channel for dX).
     """
 
     def __init__(
@@ -30,12 +32,14 @@ class Int8TrainableLinear(nn.Linear):
         forward: str = "int8",
         grad_input: str = "int8",
         grad_weight: str = "bf16",
+        granularity: str = "row",
     ) -> None:
-        check_modes(forward, grad_input, grad_weight)
+        check_modes(forward, grad_input, grad_weight, granularity)
         super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
         self.forward_mode = forward
         self.grad_input_mode = grad_input
         self.grad_weight_mode = grad_weight
+        self.granularity = granularity
 
     @classmethod
     def from_linear(
@@ -45,6 +49,7 @@ class Int8TrainableLinear(nn.Linear):
         forward: str = "int8",
         grad_input: str = "int8",
         grad_weight: str = "bf16",
+        granularity: str = "row",
     ) -> Int8TrainableLinear:
         """An Int8TrainableLinear sharing linear's weight and bias Parameters (no copy:
         tied weights stay tied, and an optimizer built on them keeps working)."""
@@ -60,6 +65,7 @@ class Int8TrainableLinear(nn.Linear):
             forward=forward,
             grad_input=grad_input,
             grad_weight=grad_weight,
+            granularity=granularity,
         )
         layer.weight = linear.weight
         layer.bias = linear.bias
@@ -74,10 +80,12 @@ class Int8TrainableLinear(nn.Linear):
             forward=self.forward_mode,
             grad_input=self.grad_input_mode,
             grad_weight=self.grad_weight_mode,
+            granularity=self.granularity,
         )
 
     def extra_repr(self) -> str:
         return (
             f"{super().extra_repr()}, forward={self.forward_mode}, "
-            f"grad_input={self.grad_input_mode}, grad_weight={self.grad_weight_mode}"
+            f"grad_input={self.grad_input_mode}, grad_weight={self.grad_weight_mode}, "
+            f"granularity={self.granularity}"
         )

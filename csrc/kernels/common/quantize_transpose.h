@@ -1,0 +1,18 @@
+// quantize_cuda's path for problems with a transpose (QuantizeProblem::qt).
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+
+#include "gemm_int8/quantize.h"
+
+namespace gemm_int8::kernels {
+
+// One key per row and column of x (one per tensor): their |x| maxima.
+size_t quantize_transpose_workspace_bytes(const QuantizeProblem& problem);
+
+// A validated symmetric problem with qt, granularity kRow or kTensor.
+Status quantize_transpose_cuda(const QuantizeProblem& problem, uint32_t* keys, cudaStream_t stream);
+
+}  // namespace gemm_int8::kernels

@@ -1,0 +1,312 @@
+"""``python -m gemm_int8.benchmark.training``: one training step of a Llama-3-8B MLP block.
+
+One timed call is the forward ``y = down(silu(gate(x)) * up(x))`` (gate, up
+4096->14336, down 14336->4096, no bias, bf16) and ``y.backward(dy)`` with a fixed
+random ``dy``, the gradients of x and of the three weights set to None first (for
+every contender alike). Timing, reports and failure handling are those of the
+layers benchmark (layers.py): CUDA events with L2 flushed, contenders interleaved,
+median per token count; eager calls only. y and the four gradients are checked
+against the bf16 block. docs/benchmark.md has the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gemm_int8.benchmark import layer_contenders as L
+from gemm_int8.benchmark.cli import _pick_device
+from gemm_int8.benchmark.env import collect_environment
+from gemm_int8.benchmark.failures import describe_failure
+from gemm_int8.benchmark.layers import (  # FLAG_ABOVE: what _time flags rows above
+    DEFAULTS,
+    FLAG_ABOVE,
+    _check_device,
+    _failed,
+    _say,
+    _time,
+    _tokens,
+)
+from gemm_int8.benchmark.layers_report import package_versions
+from gemm_int8.benchmark.report import write_json
+from gemm_int8.benchmark.runner import describe_device
+from gemm_int8.benchmark.timing import CpuTimer, CudaTimer, spin_up
+from gemm_int8.benchmark.training_report import (
+    SCHEMA,
+    markdown_report,
+    text_report,
+    wrong_rows,
+)
+from gemm_int8.nn import convert
+
+__all__ = ["CONTENDERS", "MLP", "build_parser", "main", "run"]
+
+MLP_LAYERS = ("gate_proj", "up_proj", "down_proj")
+
+
+class MLP(nn.Module):
+    """Llama's SwiGLU MLP: down(silu(gate(x)) * up(x))."""
+
+    def __init__(self, gate_proj: nn.Linear, up_proj: nn.Linear, down_proj: nn.Linear):
+        super().__init__()
+        self.gate_proj, self.up_proj, self.down_proj = gate_proj, up_proj, down_proj
+
+    @classmethod
+    def random(cls, divisor: int, device, seed: int) -> MLP:
+        """bf16 layers drawn like nn.Linear's init (L.Block.random), from ``seed``."""
+        layers = [x for x in L.block_layers(divisor) if x[0] in MLP_LAYERS]
+        block = L.Block.random(layers, device, seed)
+        return cls(*(block.layers[name] for name in MLP_LAYERS)).train()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+def _compiled(model: nn.Module) -> nn.Module:
+    # One static graph per token count, for each compiled contender (they share
+    # MLP.forward's code object): raise dynamo's limit of 8 so none falls back to eager.
+    cfg = torch._dynamo.config
+    for attr in ("recompile_limit", "cache_size_limit"):
+        if hasattr(cfg, attr):
+            setattr(cfg, attr, max(getattr(cfg, attr), 64))
+    return torch.compile(model, dynamic=False)
+
+
+def _gemm_int8(grad_weight: str):
+    def build(mlp, device):
+        model = copy.deepcopy(mlp)
+        done = convert(model, training=True, forward="int8", grad_input="int8",
+                       grad_weight=grad_weight)  # fmt: skip
+        assert done == list(MLP_LAYERS), done
+        return model
+
+    return build
+
+
+def _torchao(mlp, device):
+    L._import("torchao", "torchao==0.18.0")
+    try:
+        from torchao.prototype.quantized_training import int8_mixed_precision_training
+        from torchao.quantization import quantize_
+    except Exception as exc:
+        raise L.Unavailable(f"torchao int8 mixed-precision training not found ({exc})") from None
+    model = copy.deepcopy(mlp)
+    # All three GEMMs int8 (the config's default). module_swap=True: in torchao 0.18 the
+    # default tensor-subclass weight registers its F.linear override with `implements`,
+    # which since torchao 0.15 (pytorch/ao#2866) only covers aten ops: its steps run in bf16.
+    quantize_(model, int8_mixed_precision_training(module_swap=True))
+    swapped = {type(m).__name__ for m in model.children()}
+    if swapped != {"Int8MixedPrecisionTrainingLinear"}:
+        raise RuntimeError(
+            f"quantize_ left {sorted(swapped)}, not Int8MixedPrecisionTrainingLinear"
+        )
+    return _compiled(model)
+
+
+CONTENDERS = [
+    L.Contender("bf16", "torch nn.Linear in bf16, eager autograd: the baseline", lambda m, d: m),
+    L.Contender(
+        "bf16-compile",
+        "the bf16 block under torch.compile(dynamic=False)",
+        lambda m, d: _compiled(copy.deepcopy(m)),
+    ),
+    L.Contender(
+        "int8",
+        'gemm_int8.nn.convert(training=True, forward="int8", grad_input="int8", '
+        'grad_weight="int8"): all three GEMMs int8',
+        _gemm_int8("int8"),
+    ),
+    L.Contender(
+        "int8-wgrad-bf16",
+        'gemm_int8.nn.convert(training=True, forward="int8", grad_input="int8", '
+        'grad_weight="bf16"): dW in bf16',
+        _gemm_int8("bf16"),
+    ),
+    L.Contender(
+        "torchao",
+        "torchao quantize_(int8_mixed_precision_training(module_swap=True)) + "
+        "torch.compile(dynamic=False): all three GEMMs int8",
+        _torchao,
+    ),
+]
+
+
+def _names(text: str) -> list[str]:
+    known = [c.name for c in CONTENDERS]
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    bad = [n for n in names if n not in known]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"unknown contender(s) {bad}; known: {', '.join(known)}")
+    return ["bf16"] + [n for n in names if n != "bf16"]  # bf16 is the reference: always run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m gemm_int8.benchmark.training",
+        description="Llama-3-8B MLP block, forward + backward: gemm_int8 int8 training "
+        "(Int8TrainableLinear) vs bf16 and torchao, per token count.",
+    )
+    p.add_argument("--device", default="auto", help="auto (default), cuda, cuda:N or cpu")
+    p.add_argument("--tokens", type=_tokens, default=[2048, 8192], help="default 2048,8192")
+    p.add_argument(
+        "--contenders",
+        type=_names,
+        default=[c.name for c in CONTENDERS],
+        help="subset of " + ",".join(c.name for c in CONTENDERS) + " (default: all)",
+    )
+    p.add_argument("--tiny", action="store_true", help=f"widths / {L.TINY_DIVISOR} (CPU tests)")
+    p.add_argument("--warmup", type=int, default=None, help="warm-up rounds (cuda 5, cpu 1)")
+    p.add_argument("--reps", type=int, default=None, help="timed rounds (default: adaptive)")
+    p.add_argument("--time-per-row", type=float, default=None, help="adaptive budget, seconds")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out-dir", type=Path, default=Path("bench_out/training"))
+    return p
+
+
+def _step(model: nn.Module, x: torch.Tensor, dy: torch.Tensor):
+    """One training step on leaf ``x``; returns [y, x.grad, the weights' grads]."""
+    params = list(model.parameters())  # gate, up, down (a compiled module's are its original's)
+
+    def step():
+        x.grad = None
+        for p in params:
+            p.grad = None
+        y = model(x)
+        y.backward(dy)
+        return [y.detach(), x.grad, *(p.grad for p in params)]
+
+    return step
+
+
+def _run_tokens(t, models, args, device, timer, cfg) -> dict:
+    gen = torch.Generator(device=device).manual_seed(args.seed * 1_000_003 + t)
+    hidden = models["bf16"].gate_proj.in_features
+    x = torch.randn(t, hidden, generator=gen, device=device).to(torch.bfloat16)
+    dy = torch.randn(t, hidden, generator=gen, device=device).to(torch.bfloat16)
+
+    def leaf():  # each contender its own x, so its x.grad survives the others' calls
+        return x.clone().requires_grad_()
+
+    refs = [r.clone() for r in _step(models["bf16"], leaf(), dy)()]
+    entries, ready = {}, {}
+    for name, model in models.items():
+        if isinstance(model, dict):  # unavailable, or failed to build
+            entries[name] = dict(model)
+            continue
+        try:
+            step = _step(model, leaf(), dy)
+            step()  # the first call compiles where a contender does
+            _check_device(device)
+            ready[name], entries[name] = step, {"status": "ok"}
+        except Exception as exc:
+            _check_device(device)
+            entries[name] = _failed(exc)
+    if ready:
+        _time(timer, ready, entries, refs, cfg)
+    base = entries["bf16"].get("median_us")
+    for e in entries.values():
+        if base and e.get("median_us"):
+            e["speedup_vs_bf16"] = base / e["median_us"]
+    return {"tokens": t, "mode": "eager", "contenders": entries}
+
+
+def run(args, device) -> dict:
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    cfg = dict(DEFAULTS[device.type])
+    cfg["warmup"] = cfg["warmup"] if args.warmup is None else args.warmup
+    cfg["reps"] = args.reps
+    cfg["budget_s"] = args.time_per_row or cfg["budget_s"]
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        spin_up(device)
+        timer = CudaTimer(device)
+    else:
+        timer = CpuTimer()
+    device_info, environment = describe_device(device), collect_environment(device)
+    mlp = MLP.random(L.TINY_DIVISOR if args.tiny else 1, device, args.seed)
+    models = {}
+    for c in CONTENDERS:
+        if c.name not in args.contenders:
+            continue
+        try:
+            models[c.name] = c.build(mlp, device)
+        except L.Unavailable as exc:
+            models[c.name] = {"status": "unavailable", "detail": str(exc)}
+            _say(f"{c.name}: unavailable: {exc}")
+        except Exception as exc:
+            models[c.name] = _failed(exc, "build: ")
+    results, stopped = [], None
+    for t in args.tokens:
+        _say(f"{t} tokens")
+        try:
+            results.append(_run_tokens(t, models, args, device, timer, cfg))
+        except KeyboardInterrupt:
+            stopped = "interrupted"
+            break
+        except Exception as exc:  # a fault that left the device unusable, or OOM
+            stopped = f"stopped at {t} tokens: {describe_failure(exc)[1]}"
+            break
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    return {
+        "schema": SCHEMA,
+        "created": created,
+        "command": ["python", "-m", "gemm_int8.benchmark.training", *args.argv],
+        "settings": {
+            "device": str(device),
+            "tokens": args.tokens,
+            "contenders": args.contenders,
+            "tiny": args.tiny,
+            "seed": args.seed,
+            "warmup": cfg["warmup"],
+            "reps": "auto" if args.reps is None else args.reps,
+            "flag_above": FLAG_ABOVE,
+        },
+        "environment": environment,
+        "packages": {"torchao": package_versions()["torchao"]},
+        "device": device_info,
+        "timer": {"method": timer.kind, "l2_flush_bytes": timer.flush_bytes},
+        "layers": [
+            {"name": n, "in": m.in_features, "out": m.out_features} for n, m in mlp.named_children()
+        ],
+        "contenders": [
+            {"name": c.name, "description": c.description}
+            for c in CONTENDERS
+            if c.name in args.contenders
+        ],
+        "results": results,
+        "stopped": stopped,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.argv = argv
+    device = _pick_device(args, parser)
+    doc = run(args, device)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(doc, args.out_dir / "training.json")
+    (args.out_dir / "training.md").write_text(markdown_report(doc))
+    print(text_report(doc))
+    print(f"\nwrote {args.out_dir / 'training.json'}, {args.out_dir / 'training.md'}")
+    wrong = wrong_rows(doc)
+    if wrong:
+        _say(f"ERROR: gemm_int8 error above {FLAG_ABOVE:g} vs bf16 on: {', '.join(wrong)}")
+        return 1
+    if doc["stopped"]:
+        _say(f"run stopped early: {doc['stopped']}")
+        return 130 if doc["stopped"] == "interrupted" else 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
