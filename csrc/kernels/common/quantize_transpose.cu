@@ -12,6 +12,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "core/quantize_math.h"
@@ -21,61 +22,81 @@
 namespace gemm_int8::kernels {
 namespace {
 
-// A tile is kTileRows x kTileCols of x; each of the 256 threads holds a
-// chunk of 8 consecutive columns in 4 consecutive rows (so one 32-bit word
-// of qt per column: 4 of its consecutive elements).
+// A tile is kTileRows x kTileCols of x: each warp spans a tile row (a lane
+// per chunk of 8 consecutive columns, one 16-byte load in bfloat16) and owns
+// 8 consecutive rows, so each column's 8 values pack into two words of qt.
 constexpr int kThreads = 256;
+constexpr int kWarps = kThreads / 32;
 constexpr int kChunk = 8;
-constexpr int kRowsPerThread = 4;
-constexpr int kChunksPerRow = 16;
-constexpr int kTileCols = kChunksPerRow * kChunk;                     // 128
-constexpr int kTileRows = kThreads / kChunksPerRow * kRowsPerThread;  // 64
-constexpr int kPitchWords = kTileRows / 4 + 1;  // qt tile row + 1 word against bank conflicts
+constexpr int kRowsPerWarp = 8;
+constexpr int kTileCols = 32 * kChunk;            // 256
+constexpr int kTileRows = kWarps * kRowsPerWarp;  // 64
+constexpr int kQtWords = kTileRows / 4;           // one qt row of a tile: 16 words
+constexpr int64_t kReduceBlocks = 2048;           // enough to fill any GPU twice
+constexpr int64_t kMaxStripTiles = 16;
 constexpr int64_t kMaxBlocks = int64_t{1} << 20;
 
-struct Shape {
-  int64_t rows, cols, tiles_c;
-  __device__ int64_t tiles() const { return (rows + kTileRows - 1) / kTileRows * tiles_c; }
+struct Input {
+  const void* x;
+  int64_t ldx, col_stride;
+  bool vector;  // 16-byte loads: unit column stride, 16-byte aligned rows
+  int64_t rows, cols, tiles_r, tiles_c;
 };
 
-// This thread's place in tile `tile`: first row, first column of its chunk.
-struct Place {
-  int64_t r, c;
-  int cc, rg;
-  __device__ Place(const Shape& s, int64_t tile)
-      : cc(threadIdx.x % kChunksPerRow), rg(threadIdx.x / kChunksPerRow) {
-    r = tile / s.tiles_c * kTileRows + rg * kRowsPerThread;
-    c = tile % s.tiles_c * kTileCols + cc * kChunk;
-  }
-};
-
-// x[r, c .. c + 8) as float32; zeros outside x (neutral for |x| maxima, and
+// The 8 x 8 block of x this thread holds: kVecs 16-byte words per row, in
+// x's own dtype (widened per use); zeros outside x (neutral for |x| maxima,
 // never stored).
 template <typename T>
-__device__ __forceinline__ void load_chunk(const T* x, int64_t ldx, int64_t x_col_stride,
-                                           bool vector, const Shape& s, int64_t r, int64_t c,
-                                           float (&v)[kChunk]) {
+struct Block {
+  static constexpr int kVecs = kChunk * sizeof(T) / 16;
+  int4 raw[kRowsPerWarp][kVecs];
+
+  __device__ void load(const Input& in, int64_t r, int64_t c) {
+    const T* x = static_cast<const T*>(in.x);
+    if (in.vector && c + kChunk <= in.cols && r + kRowsPerWarp <= in.rows) {
 #pragma unroll
-  for (int j = 0; j < kChunk; ++j) v[j] = 0.0f;
-  if (r >= s.rows) return;
-  const T* p = x + r * ldx + c * x_col_stride;
-  if (vector && c + kChunk <= s.cols) {
-    constexpr int kVectors = kChunk * sizeof(T) / 16;
-    int4 raw[kVectors];
+      for (int i = 0; i < kRowsPerWarp; ++i)
 #pragma unroll
-    for (int i = 0; i < kVectors; ++i) raw[i] = __ldg(reinterpret_cast<const int4*>(p) + i);
-    const T* e = reinterpret_cast<const T*>(raw);
+        for (int k = 0; k < kVecs; ++k)
+          raw[i][k] = __ldg(reinterpret_cast<const int4*>(x + (r + i) * in.ldx + c) + k);
+      return;
+    }
 #pragma unroll
-    for (int j = 0; j < kChunk; ++j) v[j] = to_float(e[j]);
-    return;
+    for (int i = 0; i < kRowsPerWarp; ++i) {
+      const Row row = load_edge_row(x, in.ldx, in.col_stride, in.rows, in.cols, r + i, c);
+#pragma unroll
+      for (int k = 0; k < kVecs; ++k) raw[i][k] = row.vecs[k];
+    }
   }
-  for (int j = 0; j < kChunk && c + j < s.cols; ++j) v[j] = to_float(p[j * x_col_stride]);
-}
+
+  // A row of a tile at x's edge, or of an x without 16-byte rows: element by
+  // element, zeros outside x.
+  struct Row {
+    int4 vecs[kVecs];
+  };
+  static __device__ __noinline__ Row load_edge_row(const T* x, int64_t ldx, int64_t col_stride,
+                                                   int64_t rows, int64_t cols, int64_t r,
+                                                   int64_t c) {
+    T values[kChunk];
+    const T* p = x + r * ldx + c * col_stride;
+    for (int j = 0; j < kChunk; ++j, p += col_stride)
+      values[j] = r < rows && c + j < cols ? *p : T(0.0f);
+    Row row;
+    memcpy(&row, values, sizeof(values));
+    return row;
+  }
+
+  __device__ float at(int i, int j) const {
+    return to_float(reinterpret_cast<const T*>(raw[i])[j]);
+  }
+};
 
 __device__ __forceinline__ uint32_t abs_bits(float v) { return __float_as_uint(v) & 0x7fffffffu; }
 
-__device__ __forceinline__ QuantParams params_of(float scale) {
-  return {scale, 0, reciprocal_for_divide(scale)};
+__device__ __forceinline__ uint32_t warp_max(uint32_t v) {
+  for (int offset = 16; offset > 0; offset /= 2)
+    v = max(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  return v;
 }
 
 __device__ __forceinline__ float scale_of(uint32_t key) {
@@ -84,47 +105,57 @@ __device__ __forceinline__ float scale_of(uint32_t key) {
   return quant_params<false>(s).scale;
 }
 
+__device__ __forceinline__ QuantParams params_of(uint32_t key) {
+  const float scale = scale_of(key);
+  return {scale, 0, reciprocal_for_divide(scale)};
+}
+
+// Pass 1: each block walks a strip of row tiles of one column tile, keeping
+// its columns' maxima in registers; rows publish per tile (a warp-wide max),
+// columns once per strip.
 template <typename T, bool kPerTensor>
 __global__ void __launch_bounds__(kThreads)
-    reduce_maxima(const T* __restrict__ x, int64_t ldx, int64_t x_col_stride, bool vector, Shape s,
-                  uint32_t* row_keys, uint32_t* col_keys) {
-  __shared__ uint32_t partial[kThreads / kChunksPerRow][kTileCols];
-  for (int64_t tile = blockIdx.x; tile < s.tiles(); tile += gridDim.x) {
-    const Place at(s, tile);
+    reduce_maxima(Input in, int64_t strip_tiles, uint32_t* row_keys, uint32_t* col_keys) {
+  __shared__ uint32_t partial[kWarps][kTileCols];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int64_t strips = (in.tiles_r + strip_tiles - 1) / strip_tiles;
+  for (int64_t b = blockIdx.x; b < strips * in.tiles_c; b += gridDim.x) {
+    const int64_t tc = b % in.tiles_c, first = b / in.tiles_c * strip_tiles;
+    const int64_t c = tc * kTileCols + lane * kChunk;
     uint32_t col_max[kChunk] = {}, all = 0;
+    for (int64_t tr = first; tr < first + strip_tiles && tr < in.tiles_r; ++tr) {
+      const int64_t r = tr * kTileRows + warp * kRowsPerWarp;
+      Block<T> block;
+      block.load(in, r, c);
 #pragma unroll
-    for (int i = 0; i < kRowsPerThread; ++i) {
-      float v[kChunk];
-      load_chunk(x, ldx, x_col_stride, vector, s, at.r + i, at.c, v);
-      uint32_t row_max = 0;
+      for (int i = 0; i < kRowsPerWarp; ++i) {
+        uint32_t row_max = 0;
 #pragma unroll
-      for (int j = 0; j < kChunk; ++j) {
-        row_max = max(row_max, abs_bits(v[j]));
-        col_max[j] = max(col_max[j], abs_bits(v[j]));
-      }
-      if constexpr (kPerTensor) {
-        all = max(all, row_max);
-      } else {
-        // The 16 chunks of a row are 16 neighbouring lanes.
-        for (int offset = 1; offset < kChunksPerRow; offset *= 2)
-          row_max = max(row_max, __shfl_xor_sync(0xffffffffu, row_max, offset));
-        if (at.cc == 0 && at.r + i < s.rows) atomicMax(row_keys + at.r + i, row_max);
+        for (int j = 0; j < kChunk; ++j) {
+          const uint32_t bits = abs_bits(block.at(i, j));
+          row_max = max(row_max, bits);
+          col_max[j] = max(col_max[j], bits);
+        }
+        if constexpr (kPerTensor) {
+          all = max(all, row_max);
+        } else {
+          row_max = warp_max(row_max);
+          if (lane == 0 && r + i < in.rows) atomicMax(row_keys + r + i, row_max);
+        }
       }
     }
     if constexpr (kPerTensor) {
-      for (int offset = 16; offset > 0; offset /= 2)
-        all = max(all, __shfl_xor_sync(0xffffffffu, all, offset));
-      if (threadIdx.x % 32 == 0) atomicMax(row_keys, all);
+      all = warp_max(all);
+      if (lane == 0) atomicMax(row_keys, all);
     } else {
 #pragma unroll
-      for (int j = 0; j < kChunk; ++j) partial[at.rg][at.cc * kChunk + j] = col_max[j];
+      for (int j = 0; j < kChunk; ++j) partial[warp][lane * kChunk + j] = col_max[j];
       __syncthreads();
-      if (threadIdx.x < kTileCols) {
-        uint32_t m = 0;
-        for (int g = 0; g < kThreads / kChunksPerRow; ++g) m = max(m, partial[g][threadIdx.x]);
-        const int64_t c = tile % s.tiles_c * kTileCols + threadIdx.x;
-        if (c < s.cols) atomicMax(col_keys + c, m);
-      }
+      uint32_t m = 0;
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) m = max(m, partial[w][threadIdx.x]);
+      const int64_t col = tc * kTileCols + threadIdx.x;
+      if (col < in.cols) atomicMax(col_keys + col, m);
       __syncthreads();
     }
   }
@@ -136,81 +167,87 @@ struct Outputs {
   bool q_vector;  // 8-byte stores
   int8_t* qt;
   int64_t ldqt;
-  bool qt_vector;  // 16-byte stores
+  bool qt_vector;  // 4-byte stores
   float* scales;
   float* qt_scales;
 };
 
-// Rounds this thread's 4 x 8 values both ways; q directly, qt into `words`.
-template <typename T, bool kPerTensor>
-__device__ __forceinline__ void round_chunk(const T* x, int64_t ldx, int64_t x_col_stride,
-                                            bool vector, const Shape& s, const Place& at,
-                                            const uint32_t* row_keys, const uint32_t* col_keys,
-                                            const Outputs& o, uint32_t (&words)[kChunk]) {
-  QuantParams col[kChunk];
-#pragma unroll
-  for (int j = 0; j < kChunk; ++j) {
-    const int64_t c = at.c + j;
-    col[j] = params_of(scale_of(kPerTensor ? col_keys[0] : (c < s.cols ? col_keys[c] : 0u)));
-    words[j] = 0;
-  }
-#pragma unroll
-  for (int i = 0; i < kRowsPerThread; ++i) {
-    const int64_t r = at.r + i;
-    float v[kChunk];
-    load_chunk(x, ldx, x_col_stride, vector, s, r, at.c, v);
-    const QuantParams row =
-        kPerTensor ? col[0] : params_of(scale_of(r < s.rows ? row_keys[r] : 0u));
-    uint32_t q_words[2] = {0, 0};
-#pragma unroll
-    for (int j = 0; j < kChunk; ++j) {
-      q_words[j / 4] |= uint32_t{static_cast<uint8_t>(quantize_value<false>(v[j], row))}
-                        << (8 * (j % 4));
-      words[j] |= uint32_t{static_cast<uint8_t>(quantize_value<false>(v[j], col[j]))} << (8 * i);
-    }
-    if (r >= s.rows) continue;
-    int8_t* out = o.q + r * o.ldq + at.c;
-    if (o.q_vector && at.c + kChunk <= s.cols) {
-      *reinterpret_cast<uint2*>(out) = make_uint2(q_words[0], q_words[1]);
-    } else {
-      for (int j = 0; j < kChunk && at.c + j < s.cols; ++j)
-        out[j] = static_cast<int8_t>(q_words[j / 4] >> (8 * (j % 4)));
-    }
-  }
+__device__ __forceinline__ uint32_t byte_at(uint32_t word, int b) {
+  return (word >> (8 * b)) & 0xffu;
 }
 
+// Word w of qt row `col` in the shared tile, XOR-swizzled by the writing
+// lane (col / 8) so that both the packing and the read-out are (nearly)
+// free of bank conflicts.
+__device__ __forceinline__ uint32_t& qt_word(uint32_t (&tile)[kTileCols][kQtWords], int col,
+                                             int w) {
+  return tile[col][w ^ ((col / kChunk) % kQtWords)];
+}
+
+// Pass 2: one tile per iteration; q straight from registers, qt through
+// the shared tile (each qt row gets 64 contiguous bytes per tile).
 template <typename T, bool kPerTensor>
-__global__ void __launch_bounds__(kThreads)
-    write_both(const T* __restrict__ x, int64_t ldx, int64_t x_col_stride, bool vector, Shape s,
-               const uint32_t* row_keys, const uint32_t* col_keys, Outputs o) {
-  __shared__ uint32_t qt_tile[kTileCols][kPitchWords];
-  for (int64_t tile = blockIdx.x; tile < s.tiles(); tile += gridDim.x) {
-    const Place at(s, tile);
-    const int64_t r0 = tile / s.tiles_c * kTileRows, c0 = tile % s.tiles_c * kTileCols;
-    // The first tile row and column publish the scales (a pure function of the keys).
-    if (kPerTensor && tile == 0 && threadIdx.x == 0)
-      *o.scales = *o.qt_scales = scale_of(row_keys[0]);
-    if (!kPerTensor && c0 == 0 && threadIdx.x < kTileRows && r0 + threadIdx.x < s.rows)
+__global__ void __launch_bounds__(kThreads, 2)
+    write_both(Input in, const uint32_t* row_keys, const uint32_t* col_keys, Outputs o) {
+  __shared__ uint32_t tile[kTileCols][kQtWords];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  for (int64_t t = blockIdx.x; t < in.tiles_r * in.tiles_c; t += gridDim.x) {
+    const int64_t r0 = t / in.tiles_c * kTileRows, c0 = t % in.tiles_c * kTileCols;
+    const int64_t r = r0 + warp * kRowsPerWarp, c = c0 + lane * kChunk;
+    Block<T> block;
+    block.load(in, r, c);
+    // The first tile row and column publish the scales (pure functions of the keys).
+    if (kPerTensor && t == 0 && threadIdx.x == 0) *o.scales = *o.qt_scales = scale_of(*row_keys);
+    if (!kPerTensor && c0 == 0 && threadIdx.x < kTileRows && r0 + threadIdx.x < in.rows)
       o.scales[r0 + threadIdx.x] = scale_of(row_keys[r0 + threadIdx.x]);
-    if (!kPerTensor && r0 == 0 && threadIdx.x < kTileCols && c0 + threadIdx.x < s.cols)
+    if (!kPerTensor && r0 == 0 && c0 + threadIdx.x < in.cols)
       o.qt_scales[c0 + threadIdx.x] = scale_of(col_keys[c0 + threadIdx.x]);
-    uint32_t words[kChunk];
-    round_chunk<T, kPerTensor>(x, ldx, x_col_stride, vector, s, at, row_keys, col_keys, o, words);
+    QuantParams col[kChunk];
 #pragma unroll
-    for (int j = 0; j < kChunk; ++j) qt_tile[at.cc * kChunk + j][at.rg] = words[j];
-    __syncthreads();
-    // qt rows c0 .. c0 + 128, 64 bytes each: 16 bytes per thread and pass.
-    for (int idx = threadIdx.x; idx < kTileCols * 4; idx += kThreads) {
-      const int cl = idx / 4, part = idx % 4;
-      const int64_t c = c0 + cl, r = r0 + part * 16;
-      if (c >= s.cols || r >= s.rows) continue;
-      const uint32_t* w = &qt_tile[cl][part * 4];
-      int8_t* out = o.qt + c * o.ldqt + r;
-      if (o.qt_vector && r + 16 <= s.rows) {
-        *reinterpret_cast<uint4*>(out) = make_uint4(w[0], w[1], w[2], w[3]);
+    for (int j = 0; j < kChunk; ++j)
+      col[j] = params_of(kPerTensor ? *col_keys : (c + j < in.cols ? col_keys[c + j] : 0u));
+    uint32_t words[kChunk][2] = {};
+#pragma unroll
+    for (int i = 0; i < kRowsPerWarp; ++i) {
+      const QuantParams row =
+          kPerTensor ? col[0] : params_of(r + i < in.rows ? row_keys[r + i] : 0u);
+      uint32_t q_words[2] = {0, 0};
+#pragma unroll
+      for (int j = 0; j < kChunk; ++j) {
+        const float v = block.at(i, j);
+        const auto q = static_cast<uint8_t>(quantize_value<false>(v, row));
+        // One scale for the tensor: qt holds the same values.
+        const auto qt = kPerTensor ? q : static_cast<uint8_t>(quantize_value<false>(v, col[j]));
+        q_words[j / 4] |= uint32_t{q} << (8 * (j % 4));
+        words[j][i / 4] |= uint32_t{qt} << (8 * (i % 4));
+      }
+      if (r + i >= in.rows) continue;
+      int8_t* out = o.q + (r + i) * o.ldq + c;
+      if (o.q_vector && c + kChunk <= in.cols) {
+        *reinterpret_cast<uint2*>(out) = make_uint2(q_words[0], q_words[1]);
       } else {
-        for (int b = 0; b < 16 && r + b < s.rows; ++b)
-          out[b] = static_cast<int8_t>(w[b / 4] >> (8 * (b % 4)));
+        for (int j = 0; j < kChunk && c + j < in.cols; ++j)
+          out[j] = static_cast<int8_t>(byte_at(q_words[j / 4], j % 4));
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < kChunk; ++j)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) qt_word(tile, lane * kChunk + j, warp * 2 + h) = words[j][h];
+    __syncthreads();
+    // qt rows c0 .. c0 + 256: a warp stores two of them, 64 bytes each.
+#pragma unroll 4
+    for (int idx = threadIdx.x; idx < kTileCols * kQtWords; idx += kThreads) {
+      const int col = idx / kQtWords, w = idx % kQtWords;
+      const int64_t qc = c0 + col, qr = r0 + w * 4;
+      if (qc >= in.cols || qr >= in.rows) continue;
+      const uint32_t word = qt_word(tile, col, w);
+      int8_t* out = o.qt + qc * o.ldqt + qr;
+      if (o.qt_vector && qr + 4 <= in.rows) {
+        *reinterpret_cast<uint32_t*>(out) = word;
+      } else {
+        for (int b = 0; b < 4 && qr + b < in.rows; ++b)
+          out[b] = static_cast<int8_t>(byte_at(word, b));
       }
     }
     __syncthreads();
@@ -228,38 +265,48 @@ bool aligned(const void* p, int64_t stride_bytes, int bytes) {
   return reinterpret_cast<uintptr_t>(p) % bytes == 0 && stride_bytes % bytes == 0;
 }
 
+unsigned grid_for(int64_t units) {
+  return static_cast<unsigned>(std::max<int64_t>(1, std::min(units, kMaxBlocks)));
+}
+
 template <typename T, bool kPerTensor>
 cudaError_t launch(const QuantizeProblem& p, uint32_t* keys, cudaStream_t stream) {
-  const T* x = static_cast<const T*>(p.x.data);
-  const Shape s{p.x.rows, p.x.cols, (p.x.cols + kTileCols - 1) / kTileCols};
-  const int64_t tiles = (s.rows + kTileRows - 1) / kTileRows * s.tiles_c;
-  const auto blocks = static_cast<unsigned>(std::max<int64_t>(1, std::min(tiles, kMaxBlocks)));
-  const bool vector = p.x.col_stride == 1 &&
-                      aligned(p.x.data, (s.rows > 1 ? p.x.row_stride : 0) * int64_t{sizeof(T)}, 16);
-  const Outputs o{static_cast<int8_t*>(p.q.data),
-                  p.q.row_stride,
-                  aligned(p.q.data, s.rows > 1 ? p.q.row_stride : 0, 8),
-                  static_cast<int8_t*>(p.qt.data),
-                  p.qt.row_stride,
-                  aligned(p.qt.data, s.cols > 1 ? p.qt.row_stride : 0, 16),
-                  p.scales,
-                  p.qt_scales};
+  const int64_t rows = p.x.rows, cols = p.x.cols;
+  const Input in{p.x.data,
+                 p.x.row_stride,
+                 p.x.col_stride,
+                 p.x.col_stride == 1 &&
+                     aligned(p.x.data, (rows > 1 ? p.x.row_stride : 0) * int64_t{sizeof(T)}, 16),
+                 rows,
+                 cols,
+                 (rows + kTileRows - 1) / kTileRows,
+                 (cols + kTileCols - 1) / kTileCols};
+  const int64_t tiles = in.tiles_r * in.tiles_c;
   if (tiles == 0) {
     const int64_t groups = quantize_groups(p), qt_groups = transposed_groups(p);
     if (groups + qt_groups > 0)
-      unit_scales<<<static_cast<unsigned>(
-                        std::min<int64_t>((groups + qt_groups + 255) / 256, 1024)),
-                    256, 0, stream>>>(p.scales, groups, p.qt_scales, qt_groups);
+      unit_scales<<<grid_for((groups + qt_groups + 255) / 256), 256, 0, stream>>>(
+          p.scales, groups, p.qt_scales, qt_groups);
     return cudaGetLastError();
   }
+  const Outputs o{static_cast<int8_t*>(p.q.data),
+                  p.q.row_stride,
+                  aligned(p.q.data, rows > 1 ? p.q.row_stride : 0, 8),
+                  static_cast<int8_t*>(p.qt.data),
+                  p.qt.row_stride,
+                  aligned(p.qt.data, cols > 1 ? p.qt.row_stride : 0, 4),
+                  p.scales,
+                  p.qt_scales};
   uint32_t* row_keys = keys;
-  uint32_t* col_keys = kPerTensor ? keys : keys + s.rows;
+  uint32_t* col_keys = kPerTensor ? keys : keys + rows;
   const cudaError_t err = cudaMemsetAsync(keys, 0, quantize_transpose_workspace_bytes(p), stream);
   if (err != cudaSuccess) return err;
-  reduce_maxima<T, kPerTensor><<<blocks, kThreads, 0, stream>>>(x, p.x.row_stride, p.x.col_stride,
-                                                                vector, s, row_keys, col_keys);
-  write_both<T, kPerTensor><<<blocks, kThreads, 0, stream>>>(x, p.x.row_stride, p.x.col_stride,
-                                                             vector, s, row_keys, col_keys, o);
+  // Strips as long as still leaves kReduceBlocks blocks: fewer column atomics.
+  const int64_t strip = std::clamp<int64_t>(tiles / kReduceBlocks, 1, kMaxStripTiles);
+  const int64_t strips = (in.tiles_r + strip - 1) / strip;
+  reduce_maxima<T, kPerTensor>
+      <<<grid_for(strips * in.tiles_c), kThreads, 0, stream>>>(in, strip, row_keys, col_keys);
+  write_both<T, kPerTensor><<<grid_for(tiles), kThreads, 0, stream>>>(in, row_keys, col_keys, o);
   return cudaGetLastError();
 }
 
