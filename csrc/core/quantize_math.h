@@ -64,12 +64,15 @@ GEMM_INT8_HD float reciprocal_for_divide(float scale) {
 // second one rounds it correctly (Markstein's theorem: faithful y, r within
 // half an ulp of 1 / scale). tests/cpp/test_quantize.cpp compares it with
 // the division on adversarial quotients.
-GEMM_INT8_HD float divide(float x, const QuantParams& p) {
-  if (p.inv_scale == 0.0f) return x / p.scale;
+GEMM_INT8_HD float divide_by_reciprocal(float x, const QuantParams& p) {
   const float r = p.inv_scale;
   float y = x * r;
   y = fmaf(fmaf(-y, p.scale, x), r, y);
   return fmaf(fmaf(-y, p.scale, x), r, y);
+}
+
+GEMM_INT8_HD float divide(float x, const QuantParams& p) {
+  return p.inv_scale == 0.0f ? x / p.scale : divide_by_reciprocal(x, p);
 }
 
 // rint(v) to nearest even, NaN -> 0, clamped to [lo, hi].
@@ -126,6 +129,13 @@ GEMM_INT8_HD int8_t quantize_value(float v, const QuantParams& p) {
   // rint(x / scale) lies in [-255, 255] for the group's own x; + zp in int32.
   r += p.zero_point;
   return static_cast<int8_t>(r < -128 ? -128 : (r > 127 ? 127 : r));
+}
+
+// quantize_value<false> for a group with p.inv_scale != 0 (so its own
+// values give finite quotients), without a branch: kernels test the
+// group's parameters once and keep the per-element code branch-free.
+GEMM_INT8_HD int8_t quantize_finite(float v, const QuantParams& p) {
+  return static_cast<int8_t>(round_clamp_finite(divide_by_reciprocal(v, p), -127, 127));
 }
 
 }  // namespace gemm_int8

@@ -261,3 +261,28 @@ TEST(QuantizeTranspose, EmptyGroupsGetUnitScales) {
 
 }  // namespace
 }  // namespace gemm_int8
+
+namespace gemm_int8 {
+namespace {
+
+// The kernels' branch-free rounding gives quantize_value's bits for every
+// group whose reciprocal is usable, values up to the group's max included.
+TEST(Quantize, FiniteRoundingEqualsTheGeneralOne) {
+  std::mt19937 rng(99);
+  std::uniform_real_distribution<float> mantissa(1.0f, 2.0f);
+  std::uniform_int_distribution<int> exponent(-60, 60);
+  std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+  for (int g = 0; g < 20000; ++g) {
+    QuantStats stats;
+    stats.hi = std::ldexp(mantissa(rng), exponent(rng));
+    const QuantParams p = quant_params<false>(stats);
+    ASSERT_NE(p.inv_scale, 0.0f);
+    for (int i = 0; i < 64; ++i) {
+      const float v = i == 0 ? stats.hi : (i == 1 ? -stats.hi : unit(rng) * stats.hi);
+      ASSERT_EQ(quantize_finite(v, p), quantize_value<false>(v, p)) << v << " / " << p.scale;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace gemm_int8

@@ -56,8 +56,9 @@ __device__ QuantStats block_reduce(QuantStats s, QuantStats* shared) {
   return s;
 }
 
-// 16 bytes of x (kElems values) -> kElems int8 stored with one 4- or 8-byte store.
-template <typename T, bool kAsymmetric>
+// 16 bytes of x (kElems values) -> kElems int8 stored with one 4- or 8-byte
+// store; kFinite: symmetric with p.inv_scale != 0 (quantize_finite, no branch).
+template <typename T, bool kAsymmetric, bool kFinite = false>
 __device__ __forceinline__ void quantize_vector(const int4& v, const QuantParams& p, int8_t* out) {
   constexpr int kElems = 16 / sizeof(T);
   const T* e = reinterpret_cast<const T*>(&v);
@@ -67,7 +68,9 @@ __device__ __forceinline__ void quantize_vector(const int4& v, const QuantParams
     uint32_t word = 0;
 #pragma unroll
     for (int b = 0; b < 4; ++b)
-      word |= uint32_t{static_cast<uint8_t>(quantize_value<kAsymmetric>(to_float(e[4 * w + b]), p))}
+      word |= uint32_t{static_cast<uint8_t>(
+                  kFinite ? quantize_finite(to_float(e[4 * w + b]), p)
+                          : quantize_value<kAsymmetric>(to_float(e[4 * w + b]), p))}
               << (8 * b);
     words[w] = word;
   }
@@ -128,10 +131,17 @@ __global__ void __launch_bounds__(kThreads)
       if (threadIdx.x + int64_t{i} * blockDim.x < vecs) add_vector<T, kAsymmetric>(s, v[i]);
     const QuantParams p = quant_params<kAsymmetric>(block_reduce<kAsymmetric>(s, shared));
     if (threadIdx.x == 0) write_params(p, r, scales, zero_points);
+    // The row's parameters pick the rounding once: per element, no branch.
+    const bool finite = !kAsymmetric && p.inv_scale != 0.0f;
 #pragma unroll
     for (int i = 0; i < kVecs; ++i) {
       const int64_t j = threadIdx.x + int64_t{i} * blockDim.x;
-      if (j < vecs) quantize_vector<T, kAsymmetric>(v[i], p, q + r * ldq + j * kElems);
+      if (j >= vecs) continue;
+      if (finite) {
+        quantize_vector<T, false, true>(v[i], p, q + r * ldq + j * kElems);
+      } else {
+        quantize_vector<T, kAsymmetric>(v[i], p, q + r * ldq + j * kElems);
+      }
     }
   }
 }

@@ -184,6 +184,43 @@ __device__ __forceinline__ uint32_t& qt_word(uint32_t (&tile)[kTileCols][kQtWord
   return tile[col][w ^ ((col / kChunk) % kQtWords)];
 }
 
+// Rounds this thread's 8 x 8 values both ways: q rows straight to memory,
+// qt as two words (8 rows) per column.
+template <typename T, bool kPerTensor, bool kFinite>
+__device__ __forceinline__ void round_block(const Block<T>& block,
+                                            const QuantParams (&row)[kRowsPerWarp],
+                                            const QuantParams (&col)[kChunk], const Input& in,
+                                            const Outputs& o, int64_t r, int64_t c,
+                                            uint32_t (&words)[kChunk][2]) {
+  auto round = [](float v, const QuantParams& p) {
+    return static_cast<uint8_t>(kFinite ? quantize_finite(v, p) : quantize_value<false>(v, p));
+  };
+#pragma unroll
+  for (int j = 0; j < kChunk; ++j) words[j][0] = words[j][1] = 0;
+#pragma unroll
+  for (int i = 0; i < kRowsPerWarp; ++i) {
+    uint32_t q_words[2] = {0, 0};
+#pragma unroll
+    for (int j = 0; j < kChunk; ++j) {
+      const float v = block.at(i, j);
+      const uint32_t q = round(v, row[i]);
+      // One scale for the tensor: qt holds the same values.
+      const uint32_t qt = kPerTensor ? q : round(v, col[j]);
+      q_words[j / 4] |= q << (8 * (j % 4));
+      words[j][i / 4] |= qt << (8 * (i % 4));
+    }
+    if (r + i >= in.rows) continue;
+    int8_t* out = o.q + (r + i) * o.ldq + c;
+    if (o.q_vector && c + kChunk <= in.cols) {
+      *reinterpret_cast<uint2*>(out) = make_uint2(q_words[0], q_words[1]);
+    } else {
+#pragma unroll
+      for (int j = 0; j < kChunk; ++j)
+        if (c + j < in.cols) out[j] = static_cast<int8_t>(byte_at(q_words[j / 4], j % 4));
+    }
+  }
+}
+
 // Pass 2: one tile per iteration; q straight from registers, qt through
 // the shared tile (each qt row gets 64 contiguous bytes per tile).
 template <typename T, bool kPerTensor>
@@ -206,29 +243,20 @@ __global__ void __launch_bounds__(kThreads, 2)
 #pragma unroll
     for (int j = 0; j < kChunk; ++j)
       col[j] = params_of(kPerTensor ? *col_keys : (c + j < in.cols ? col_keys[c + j] : 0u));
-    uint32_t words[kChunk][2] = {};
+    QuantParams row[kRowsPerWarp];
+    bool finite = true;  // every group here takes the branch-free rounding
 #pragma unroll
     for (int i = 0; i < kRowsPerWarp; ++i) {
-      const QuantParams row =
-          kPerTensor ? col[0] : params_of(r + i < in.rows ? row_keys[r + i] : 0u);
-      uint32_t q_words[2] = {0, 0};
+      row[i] = kPerTensor ? col[0] : params_of(r + i < in.rows ? row_keys[r + i] : 0u);
+      finite &= row[i].inv_scale != 0.0f;
+    }
 #pragma unroll
-      for (int j = 0; j < kChunk; ++j) {
-        const float v = block.at(i, j);
-        const auto q = static_cast<uint8_t>(quantize_value<false>(v, row));
-        // One scale for the tensor: qt holds the same values.
-        const auto qt = kPerTensor ? q : static_cast<uint8_t>(quantize_value<false>(v, col[j]));
-        q_words[j / 4] |= uint32_t{q} << (8 * (j % 4));
-        words[j][i / 4] |= uint32_t{qt} << (8 * (i % 4));
-      }
-      if (r + i >= in.rows) continue;
-      int8_t* out = o.q + (r + i) * o.ldq + c;
-      if (o.q_vector && c + kChunk <= in.cols) {
-        *reinterpret_cast<uint2*>(out) = make_uint2(q_words[0], q_words[1]);
-      } else {
-        for (int j = 0; j < kChunk && c + j < in.cols; ++j)
-          out[j] = static_cast<int8_t>(byte_at(q_words[j / 4], j % 4));
-      }
+    for (int j = 0; j < kChunk; ++j) finite &= col[j].inv_scale != 0.0f;
+    uint32_t words[kChunk][2];
+    if (finite) {
+      round_block<T, kPerTensor, true>(block, row, col, in, o, r, c, words);
+    } else {
+      round_block<T, kPerTensor, false>(block, row, col, in, o, r, c, words);
     }
 #pragma unroll
     for (int j = 0; j < kChunk; ++j)
