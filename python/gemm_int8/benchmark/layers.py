@@ -203,17 +203,7 @@ def run(args, device) -> dict:
     device_info, environment = describe_device(device), collect_environment(device)
     layers = L.block_layers(L.TINY_DIVISOR if args.tiny else 1)
     block = L.Block.random(layers, device, args.seed)
-    fns = {}
-    for c in L.CONTENDERS:
-        if c.name not in args.contenders:
-            continue
-        try:
-            fns[c.name] = c.build(block, device)
-        except L.Unavailable as exc:
-            fns[c.name] = {"status": "unavailable", "detail": str(exc)}
-            _say(f"{c.name}: unavailable: {exc}")
-        except Exception as exc:
-            fns[c.name] = _failed(exc, "build: ")
+    fns = build_contenders(L.CONTENDERS, args.contenders, block, device)
     results, stopped = [], None
     for t in args.tokens:
         _say(f"{t} tokens: {', '.join(args.modes)}")
@@ -270,11 +260,32 @@ def main(argv: list[str] | None = None) -> int:
         args.modes = [m for m in args.modes if m != "graph"] or ["eager"]
         _say("CPU: CUDA graphs need a GPU; timing eager calls only")
     doc = run(args, device)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(doc, args.out_dir / "layers.json")
-    (args.out_dir / "layers.md").write_text(markdown_report(doc))
+    return finish(doc, args.out_dir, "layers", markdown_report, text_report, wrong_rows)
+
+
+def build_contenders(contenders, names, subject, device) -> dict:
+    """name -> what ``c.build(subject, device)`` returned, or an entry saying why not."""
+    built = {}
+    for c in contenders:
+        if c.name not in names:
+            continue
+        try:
+            built[c.name] = c.build(subject, device)
+        except L.Unavailable as exc:
+            built[c.name] = {"status": "unavailable", "detail": str(exc)}
+            _say(f"{c.name}: unavailable: {exc}")
+        except Exception as exc:
+            built[c.name] = _failed(exc, "build: ")
+    return built
+
+
+def finish(doc, out_dir: Path, stem: str, markdown_report, text_report, wrong_rows) -> int:
+    """Writes ``<stem>.json`` and ``<stem>.md``, prints the table; the exit status."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(doc, out_dir / f"{stem}.json")
+    (out_dir / f"{stem}.md").write_text(markdown_report(doc))
     print(text_report(doc))
-    print(f"\nwrote {args.out_dir / 'layers.json'}, {args.out_dir / 'layers.md'}")
+    print(f"\nwrote {out_dir / f'{stem}.json'}, {out_dir / f'{stem}.md'}")
     wrong = wrong_rows(doc)
     if wrong:
         _say(f"ERROR: gemm_int8 error above {FLAG_ABOVE:g} vs bf16 on: {', '.join(wrong)}")

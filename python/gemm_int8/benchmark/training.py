@@ -33,9 +33,10 @@ from gemm_int8.benchmark.layers import (  # FLAG_ABOVE: what _time flags rows ab
     _say,
     _time,
     _tokens,
+    build_contenders,
+    finish,
 )
 from gemm_int8.benchmark.layers_report import package_versions
-from gemm_int8.benchmark.report import write_json
 from gemm_int8.benchmark.runner import describe_device
 from gemm_int8.benchmark.timing import CpuTimer, CudaTimer, spin_up
 from gemm_int8.benchmark.training_report import (
@@ -231,17 +232,7 @@ def run(args, device) -> dict:
         timer = CpuTimer()
     device_info, environment = describe_device(device), collect_environment(device)
     mlp = MLP.random(L.TINY_DIVISOR if args.tiny else 1, device, args.seed)
-    models = {}
-    for c in CONTENDERS:
-        if c.name not in args.contenders:
-            continue
-        try:
-            models[c.name] = c.build(mlp, device)
-        except L.Unavailable as exc:
-            models[c.name] = {"status": "unavailable", "detail": str(exc)}
-            _say(f"{c.name}: unavailable: {exc}")
-        except Exception as exc:
-            models[c.name] = _failed(exc, "build: ")
+    models = build_contenders(CONTENDERS, args.contenders, mlp, device)
     results, stopped = [], None
     for t in args.tokens:
         _say(f"{t} tokens")
@@ -293,19 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv
     device = _pick_device(args, parser)
     doc = run(args, device)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(doc, args.out_dir / "training.json")
-    (args.out_dir / "training.md").write_text(markdown_report(doc))
-    print(text_report(doc))
-    print(f"\nwrote {args.out_dir / 'training.json'}, {args.out_dir / 'training.md'}")
-    wrong = wrong_rows(doc)
-    if wrong:
-        _say(f"ERROR: gemm_int8 error above {FLAG_ABOVE:g} vs bf16 on: {', '.join(wrong)}")
-        return 1
-    if doc["stopped"]:
-        _say(f"run stopped early: {doc['stopped']}")
-        return 130 if doc["stopped"] == "interrupted" else 1
-    return 0
+    return finish(doc, args.out_dir, "training", markdown_report, text_report, wrong_rows)
 
 
 if __name__ == "__main__":
