@@ -86,6 +86,36 @@ void dispatch_dtype(const QuantizeProblem& p) {
   }
 }
 
+// An int8 output (q or qt) of `rows` x `cols` (`shape`: what that shape is
+// called in messages), in rows of unit column stride, on x's device.
+Status check_output(const char* name, const MutableMatrixView& out, int64_t rows, int64_t cols,
+                    const char* shape, const MatrixView& x) {
+  if (out.dtype != DType::kInt8)
+    return Status::type_error(cat(name, ": expected int8, got ", dtype_name(out.dtype)));
+  GEMM_INT8_RETURN_IF_ERROR(check_view(name, out));
+  if (out.rows != rows || out.cols != cols)
+    return Status::value_error(cat(name, ": expected ", shape, " (", rows, ", ", cols, "), got (",
+                                   out.rows, ", ", out.cols, ")"));
+  if (out.rows > 1 && out.cols > 0 && (out.col_stride != 1 || out.row_stride < out.cols))
+    return Status::value_error(
+        cat(name, ": expected rows of unit column stride that do not overlap, got strides (",
+            out.row_stride, ", ", out.col_stride, ")"));
+  if (out.rows == 1 && out.cols > 1 && out.col_stride != 1)
+    return Status::value_error(cat(name, ": expected unit column stride, got ", out.col_stride));
+  if (out.device != x.device)
+    return Status::value_error(cat(name, " is on ", out.device, " but x is on ", x.device));
+  return {};
+}
+
+Status check_scales(const char* name, const float* scales, int64_t groups) {
+  if (groups > 0 && scales == nullptr)
+    return Status::value_error(cat(name, ": data pointer is null"));
+  if (reinterpret_cast<uintptr_t>(scales) % sizeof(float) != 0)
+    return Status::value_error(
+        cat(name, ": data pointer is not aligned to its 4-byte element size"));
+  return {};
+}
+
 // qt and its scales: x's transpose, quantized by the rule of q (see quantize.h).
 Status validate_transpose(const QuantizeProblem& p) {
   if (p.asymmetric)
@@ -93,24 +123,10 @@ Status validate_transpose(const QuantizeProblem& p) {
   if (p.granularity == Granularity::kCol)
     return Status::value_error(
         "granularity: expected row or tensor with a transpose (qt), got col");
-  if (p.qt.dtype != DType::kInt8)
-    return Status::type_error(cat("qt: expected int8, got ", dtype_name(p.qt.dtype)));
-  GEMM_INT8_RETURN_IF_ERROR(check_view("qt", p.qt));
-  if (p.qt.rows != p.x.cols || p.qt.cols != p.x.rows)
-    return Status::value_error(cat("qt: expected x's transposed shape (", p.x.cols, ", ", p.x.rows,
-                                   "), got (", p.qt.rows, ", ", p.qt.cols, ")"));
-  if (p.qt.cols > 1 && p.qt.rows > 0 &&
-      (p.qt.col_stride != 1 || (p.qt.rows > 1 && p.qt.row_stride < p.qt.cols)))
-    return Status::value_error(
-        cat("qt: expected rows of unit column stride that do not overlap, got strides (",
-            p.qt.row_stride, ", ", p.qt.col_stride, ")"));
-  if (p.qt.device != p.x.device)
-    return Status::value_error(cat("qt is on ", p.qt.device, " but x is on ", p.x.device));
+  GEMM_INT8_RETURN_IF_ERROR(
+      check_output("qt", p.qt, p.x.cols, p.x.rows, "x's transposed shape", p.x));
   const int64_t groups = transposed_groups(p);
-  if (groups > 0 && p.qt_scales == nullptr)
-    return Status::value_error("qt_scales: data pointer is null");
-  if (reinterpret_cast<uintptr_t>(p.qt_scales) % sizeof(float) != 0)
-    return Status::value_error("qt_scales: data pointer is not aligned to its 4-byte element size");
+  GEMM_INT8_RETURN_IF_ERROR(check_scales("qt_scales", p.qt_scales, groups));
   const Range x = range_of(p.x), q = range_of(p.q), qt = range_of(p.qt);
   const Range scales = range_of(p.scales, quantize_groups(p), sizeof(float));
   const Range qt_scales = range_of(p.qt_scales, groups, sizeof(float));
@@ -162,29 +178,13 @@ Status validate_quantize(const QuantizeProblem& p) {
   if (!is_float_input(p.x.dtype))
     return Status::type_error(
         cat("x: expected float32, bfloat16 or float16, got ", dtype_name(p.x.dtype)));
-  if (p.q.dtype != DType::kInt8)
-    return Status::type_error(cat("q: expected int8, got ", dtype_name(p.q.dtype)));
   if (p.granularity != Granularity::kTensor && p.granularity != Granularity::kRow &&
       p.granularity != Granularity::kCol)
     return Status::value_error("granularity: expected tensor, row or col");
   GEMM_INT8_RETURN_IF_ERROR(check_view("x", p.x));
-  GEMM_INT8_RETURN_IF_ERROR(check_view("q", p.q));
-  if (p.q.rows != p.x.rows || p.q.cols != p.x.cols)
-    return Status::value_error(cat("q: expected x's shape (", p.x.rows, ", ", p.x.cols, "), got (",
-                                   p.q.rows, ", ", p.q.cols, ")"));
-  if (p.q.rows > 1 && p.q.cols > 0 && (p.q.col_stride != 1 || p.q.row_stride < p.q.cols))
-    return Status::value_error(
-        cat("q: expected rows of unit column stride that do not overlap, "
-            "got strides (",
-            p.q.row_stride, ", ", p.q.col_stride, ")"));
-  if (p.q.rows == 1 && p.q.cols > 1 && p.q.col_stride != 1)
-    return Status::value_error(cat("q: expected unit column stride, got ", p.q.col_stride));
-  if (p.q.device != p.x.device)
-    return Status::value_error(cat("q is on ", p.q.device, " but x is on ", p.x.device));
+  GEMM_INT8_RETURN_IF_ERROR(check_output("q", p.q, p.x.rows, p.x.cols, "x's shape", p.x));
   const int64_t groups = quantize_groups(p);
-  if (groups > 0 && p.scales == nullptr) return Status::value_error("scales: data pointer is null");
-  if (reinterpret_cast<uintptr_t>(p.scales) % sizeof(float) != 0)
-    return Status::value_error("scales: data pointer is not aligned to its 4-byte element size");
+  GEMM_INT8_RETURN_IF_ERROR(check_scales("scales", p.scales, groups));
   if (p.asymmetric && groups > 0 && p.zero_points == nullptr)
     return Status::value_error("zero_points: required for asymmetric quantization");
   if (!p.asymmetric && p.zero_points != nullptr)
