@@ -178,27 +178,36 @@ def _run_tokens(t, fns, block, layers, args, device, timer, cfg) -> list[dict]:
         if replays:
             _time(timer, replays, entries["graph"], refs, cfg)
         del replays
-    rows = [{"tokens": t, "mode": m, "contenders": entries[m]} for m in args.modes]
-    for row in rows:
-        base = row["contenders"].get("bf16", {}).get("median_us")
-        for e in row["contenders"].values():
-            if base and e.get("median_us"):
-                e["speedup_vs_bf16"] = base / e["median_us"]
-    return rows
+    for m in args.modes:
+        add_speedups(entries[m])
+    return [{"tokens": t, "mode": m, "contenders": entries[m]} for m in args.modes]
 
 
-def run(args, device) -> dict:
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+def add_speedups(entries: dict) -> None:
+    """Each timed entry's speedup over the bf16 entry's median."""
+    base = entries.get("bf16", {}).get("median_us")
+    for e in entries.values():
+        if base and e.get("median_us"):
+            e["speedup_vs_bf16"] = base / e["median_us"]
+
+
+def timing_setup(args, device):
+    """(cfg, timer): the device's defaults overridden by --warmup, --reps and
+    --time-per-row, and the timer for the device (spun up on CUDA)."""
     cfg = dict(DEFAULTS[device.type])
     cfg["warmup"] = cfg["warmup"] if args.warmup is None else args.warmup
     cfg["reps"] = args.reps
     cfg["budget_s"] = args.time_per_row or cfg["budget_s"]
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-        spin_up(device)
-        timer = CudaTimer(device)
-    else:
-        timer = CpuTimer()
+    if device.type != "cuda":
+        return cfg, CpuTimer()
+    torch.cuda.set_device(device)
+    spin_up(device)
+    return cfg, CudaTimer(device)
+
+
+def run(args, device) -> dict:
+    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    cfg, timer = timing_setup(args, device)
     # Read before the run: a CUDA fault that stops it would make these raise.
     device_info, environment = describe_device(device), collect_environment(device)
     layers = L.block_layers(L.TINY_DIVISOR if args.tiny else 1)

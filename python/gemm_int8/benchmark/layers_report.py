@@ -96,11 +96,12 @@ def target_lines(doc: dict) -> list[str]:
     return lines
 
 
-def wrong_rows(doc: dict) -> list[str]:
+def wrong_rows(doc: dict, ours: tuple[str, ...] = OURS) -> list[str]:
+    """The rows where one of ``ours`` (gemm_int8's contenders) was flagged."""
     return [
         f"{row['tokens']} tokens {row['mode']} ({name})"
         for row in doc["results"]
-        for name in OURS
+        for name in ours
         if row["contenders"].get(name, {}).get("flagged")
     ]
 

@@ -26,19 +26,19 @@ from gemm_int8.benchmark.cli import _pick_device
 from gemm_int8.benchmark.env import collect_environment
 from gemm_int8.benchmark.failures import describe_failure
 from gemm_int8.benchmark.layers import (  # FLAG_ABOVE: what _time flags rows above
-    DEFAULTS,
     FLAG_ABOVE,
     _check_device,
     _failed,
     _say,
     _time,
     _tokens,
+    add_speedups,
     build_contenders,
     finish,
+    timing_setup,
 )
 from gemm_int8.benchmark.layers_report import package_versions
 from gemm_int8.benchmark.runner import describe_device
-from gemm_int8.benchmark.timing import CpuTimer, CudaTimer, spin_up
 from gemm_int8.benchmark.training_report import (
     SCHEMA,
     markdown_report,
@@ -211,25 +211,13 @@ def _run_tokens(t, models, args, device, timer, cfg) -> dict:
             entries[name] = _failed(exc)
     if ready:
         _time(timer, ready, entries, refs, cfg)
-    base = entries["bf16"].get("median_us")
-    for e in entries.values():
-        if base and e.get("median_us"):
-            e["speedup_vs_bf16"] = base / e["median_us"]
+    add_speedups(entries)
     return {"tokens": t, "mode": "eager", "contenders": entries}
 
 
 def run(args, device) -> dict:
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    cfg = dict(DEFAULTS[device.type])
-    cfg["warmup"] = cfg["warmup"] if args.warmup is None else args.warmup
-    cfg["reps"] = args.reps
-    cfg["budget_s"] = args.time_per_row or cfg["budget_s"]
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-        spin_up(device)
-        timer = CudaTimer(device)
-    else:
-        timer = CpuTimer()
+    cfg, timer = timing_setup(args, device)
     device_info, environment = describe_device(device), collect_environment(device)
     mlp = MLP.random(L.TINY_DIVISOR if args.tiny else 1, device, args.seed)
     models = build_contenders(CONTENDERS, args.contenders, mlp, device)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gemm_int8.benchmark import layers_report
 from gemm_int8.benchmark.cells import format_table, md_escape
 from gemm_int8.benchmark.layers_report import _header_lines, table_rows
 
@@ -14,12 +15,7 @@ STEP = "step: y = down(silu(gate(x)) * up(x)), then y.backward(dy); grads of x, 
 
 
 def wrong_rows(doc: dict) -> list[str]:
-    return [
-        f"{row['tokens']} tokens ({name})"
-        for row in doc["results"]
-        for name in OURS
-        if row["contenders"].get(name, {}).get("flagged")
-    ]
+    return layers_report.wrong_rows(doc, OURS)
 
 
 def _header(doc: dict) -> list[str]:

@@ -85,7 +85,11 @@ class _Int8LinearFunction(torch.autograd.Function):
         ctx.save_for_backward(*saved_x, *saved_w)
         ctx.split = len(saved_x)
         if int8_fwd:
-            b = None if bias is None else bias.to(torch.float32)
+            # scaled_mm adds a float32 bias or one in the output's dtype exactly as
+            # float32: cast (a copy per call) only a bias of another dtype.
+            b = bias
+            if b is not None and b.dtype not in (torch.float32, x2d.dtype):
+                b = b.to(torch.float32)
             return _scaled(*x_rows, *w_rows, x2d.dtype, bias=b)
         dtype = x2d.dtype
         return F.linear(x2d, weight.to(dtype), None if bias is None else bias.to(dtype))
