@@ -21,14 +21,18 @@
 #include "kernels/common/float_inputs.cuh"
 #include "kernels/common/pdl.cuh"
 #include "kernels/common/quantize_transpose.h"
+#include "kernels/common/quantize_vectors.cuh"
 
 namespace gemm_int8 {
 namespace {
 
+using kernels::add_vector;
 using kernels::pdl_allow_next;
 using kernels::pdl_launch;
 using kernels::pdl_wait;
+using kernels::quantize_vector;
 using kernels::to_float;
+using kernels::warp_merge;
 
 constexpr int kThreads = 256;
 constexpr int kMaxRegisterVecs = 8;
@@ -38,64 +42,17 @@ constexpr int kRowsPerColumnChunk = 32;
 template <bool kAsymmetric>
 __device__ QuantStats block_reduce(QuantStats s, QuantStats* shared) {
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  for (int offset = 16; offset > 0; offset /= 2)
-    s.merge(
-        {__shfl_xor_sync(0xffffffffu, s.hi, offset), __shfl_xor_sync(0xffffffffu, s.lo, offset)});
+  s = warp_merge(s);
   if (lane == 0) shared[warp] = s;
   __syncthreads();
   if (warp == 0) {
-    s = lane < static_cast<int>(blockDim.x / 32) ? shared[lane] : QuantStats{};
-    for (int offset = 16; offset > 0; offset /= 2)
-      s.merge(
-          {__shfl_xor_sync(0xffffffffu, s.hi, offset), __shfl_xor_sync(0xffffffffu, s.lo, offset)});
+    s = warp_merge(lane < static_cast<int>(blockDim.x / 32) ? shared[lane] : QuantStats{});
     if (lane == 0) shared[32] = s;
   }
   __syncthreads();
   s = shared[32];
   __syncthreads();  // shared[] is reused by the next row
   return s;
-}
-
-// 16 bytes of x (kElems values) -> kElems int8 stored with one 4- or 8-byte
-// store; kFinite: symmetric with p.inv_scale != 0 (quantize_finite, no branch).
-template <typename T, bool kAsymmetric, bool kFinite = false>
-__device__ __forceinline__ void quantize_vector(const int4& v, const QuantParams& p, int8_t* out) {
-  constexpr int kElems = 16 / sizeof(T);
-  const T* e = reinterpret_cast<const T*>(&v);
-  uint32_t words[kElems / 4];
-#pragma unroll
-  for (int w = 0; w < kElems / 4; ++w) {
-    uint32_t word = 0;
-#pragma unroll
-    for (int b = 0; b < 4; ++b)
-      word |= uint32_t{static_cast<uint8_t>(
-                  kFinite ? quantize_finite(to_float(e[4 * w + b]), p)
-                          : quantize_value<kAsymmetric>(to_float(e[4 * w + b]), p))}
-              << (8 * b);
-    words[w] = word;
-  }
-  if constexpr (kElems == 8) {
-    *reinterpret_cast<uint2*>(out) = make_uint2(words[0], words[1]);
-  } else {
-    *reinterpret_cast<uint32_t*>(out) = words[0];
-  }
-}
-
-template <typename T, bool kAsymmetric>
-__device__ __forceinline__ void add_vector(QuantStats& s, const int4& v) {
-  const T* e = reinterpret_cast<const T*>(&v);
-  if constexpr (kAsymmetric) {
-#pragma unroll
-    for (int i = 0; i < 16 / static_cast<int>(sizeof(T)); ++i) s.add<true>(to_float(e[i]));
-  } else {
-    // |v| as bits orders like |v| and puts every NaN above inf: an integer
-    // max is the NaN-sticky max of QuantStats::add in two instructions.
-    uint32_t bits = 0;
-#pragma unroll
-    for (int i = 0; i < 16 / static_cast<int>(sizeof(T)); ++i)
-      bits = max(bits, __float_as_uint(to_float(e[i])) & 0x7fffffffu);
-    s.add<false>(__uint_as_float(bits));
-  }
 }
 
 __device__ __forceinline__ void write_params(const QuantParams& p, int64_t g, float* scales,

@@ -1,0 +1,69 @@
+// Quantization of 16-byte vectors of x, shared by the quantize kernels and
+// the GEMM that quantizes its own activation rows (kernels/stream): the same
+// statistics and the same rounding, so both give the same bits.
+#pragma once
+
+#include <cstdint>
+
+#include "core/quantize_math.h"
+#include "kernels/common/float_inputs.cuh"
+
+namespace gemm_int8::kernels {
+
+// 16 bytes of x (kElems values) -> kElems int8 stored with one 4- or 8-byte
+// store; kFinite: symmetric with p.inv_scale != 0 (quantize_finite, no branch).
+template <typename T, bool kAsymmetric, bool kFinite = false>
+__device__ __forceinline__ void quantize_vector(const int4& v, const QuantParams& p, int8_t* out) {
+  constexpr int kElems = 16 / sizeof(T);
+  const T* e = reinterpret_cast<const T*>(&v);
+  uint32_t words[kElems / 4];
+#pragma unroll
+  for (int w = 0; w < kElems / 4; ++w) {
+    uint32_t word = 0;
+#pragma unroll
+    for (int b = 0; b < 4; ++b)
+      word |= uint32_t{static_cast<uint8_t>(
+                  kFinite ? quantize_finite(to_float(e[4 * w + b]), p)
+                          : quantize_value<kAsymmetric>(to_float(e[4 * w + b]), p))}
+              << (8 * b);
+    words[w] = word;
+  }
+  if constexpr (kElems == 8) {
+    *reinterpret_cast<uint2*>(out) = make_uint2(words[0], words[1]);
+  } else {
+    *reinterpret_cast<uint32_t*>(out) = words[0];
+  }
+}
+
+// max |v[i]| of a 16-byte vector as a bit pattern: |v| as bits orders like
+// |v| and puts every NaN above inf, so an integer max is NaN-sticky.
+template <typename T>
+__device__ __forceinline__ uint32_t abs_bits_max(const int4& v) {
+  const T* e = reinterpret_cast<const T*>(&v);
+  uint32_t bits = 0;
+#pragma unroll
+  for (int i = 0; i < 16 / static_cast<int>(sizeof(T)); ++i)
+    bits = max(bits, __float_as_uint(to_float(e[i])) & 0x7fffffffu);
+  return bits;
+}
+
+template <typename T, bool kAsymmetric>
+__device__ __forceinline__ void add_vector(QuantStats& s, const int4& v) {
+  const T* e = reinterpret_cast<const T*>(&v);
+  if constexpr (kAsymmetric) {
+#pragma unroll
+    for (int i = 0; i < 16 / static_cast<int>(sizeof(T)); ++i) s.add<true>(to_float(e[i]));
+  } else {
+    s.add<false>(__uint_as_float(abs_bits_max<T>(v)));
+  }
+}
+
+// Merges the statistics of a warp's lanes (every lane gets the result).
+__device__ __forceinline__ QuantStats warp_merge(QuantStats s) {
+  for (int offset = 16; offset > 0; offset /= 2)
+    s.merge(
+        {__shfl_xor_sync(0xffffffffu, s.hi, offset), __shfl_xor_sync(0xffffffffu, s.lo, offset)});
+  return s;
+}
+
+}  // namespace gemm_int8::kernels
