@@ -10,6 +10,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "core/device_info.h"
 #include "gemm_int8/cuda.h"
 #include "gemm_int8/plan_key.h"
 #include "gemm_int8/validate.h"
@@ -21,74 +22,6 @@
 
 namespace gemm_int8 {
 namespace {
-
-Status cuda_status(cudaError_t err, const char* what) {
-  if (err == cudaSuccess) return {};
-  return Status::cuda_error(std::string(what) + ": " + cudaGetErrorString(err));
-}
-
-// Runs on the problem's device and restores the caller's current device.
-class ScopedDevice {
- public:
-  explicit ScopedDevice(int device) {
-    status_ = cuda_status(cudaGetDevice(&previous_), "cudaGetDevice");
-    if (status_.ok() && previous_ != device)
-      status_ = cuda_status(cudaSetDevice(device), "cudaSetDevice");
-  }
-  ~ScopedDevice() {
-    int current = previous_;
-    if (status_.ok() && cudaGetDevice(&current) == cudaSuccess && current != previous_)
-      cudaSetDevice(previous_);
-  }
-  const Status& status() const { return status_; }
-
- private:
-  int previous_ = 0;
-  Status status_;
-};
-
-// Must be called with `ordinal` current. Cached: dispatch runs every call.
-Status device_info(int ordinal, DeviceInfo* info) {
-  static std::mutex mutex;
-  static std::map<int, DeviceInfo> cache;
-  std::lock_guard<std::mutex> lock(mutex);
-  if (auto it = cache.find(ordinal); it != cache.end()) {
-    *info = it->second;
-    return {};
-  }
-  DeviceInfo d;
-  GEMM_INT8_RETURN_IF_ERROR(
-      cuda_status(cudaDeviceGetAttribute(&d.cc_major, cudaDevAttrComputeCapabilityMajor, ordinal),
-                  "device query"));
-  GEMM_INT8_RETURN_IF_ERROR(
-      cuda_status(cudaDeviceGetAttribute(&d.cc_minor, cudaDevAttrComputeCapabilityMinor, ordinal),
-                  "device query"));
-  GEMM_INT8_RETURN_IF_ERROR(
-      cuda_status(cudaDeviceGetAttribute(&d.sm_count, cudaDevAttrMultiProcessorCount, ordinal),
-                  "device query"));
-  if (kernels::probe_simt() != cudaSuccess) {
-    cudaGetLastError();  // the probe's error is an answer, not a fault
-    std::ostringstream os;
-    os << "gemm_int8 was not compiled for this GPU (sm_" << d.cc()
-       << "); rebuild with it in GEMM_INT8_CUDA_ARCHS (built for: " GEMM_INT8_CUDA_ARCHS_STR ")";
-    return Status::not_supported(os.str());
-  }
-#ifdef GEMM_INT8_HAS_SM80
-  d.sm80_kernels_built = kernels::probe_sm80() == cudaSuccess;
-  cudaGetLastError();
-#else
-  d.sm80_kernels_built = false;
-#endif
-#ifdef GEMM_INT8_HAS_SM90
-  d.sm90_kernels_built = kernels::probe_sm90() == cudaSuccess;
-  cudaGetLastError();
-#else
-  d.sm90_kernels_built = false;
-#endif
-  cache[ordinal] = d;
-  *info = d;
-  return {};
-}
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -175,6 +108,48 @@ Staging plan_staging(const GemmProblem& p, const KernelConfig& config) {
 }
 
 }  // namespace
+
+Status device_info(int ordinal, DeviceInfo* info) {
+  static std::mutex mutex;
+  static std::map<int, DeviceInfo> cache;
+  std::lock_guard<std::mutex> lock(mutex);
+  if (auto it = cache.find(ordinal); it != cache.end()) {
+    *info = it->second;
+    return {};
+  }
+  DeviceInfo d;
+  GEMM_INT8_RETURN_IF_ERROR(
+      cuda_status(cudaDeviceGetAttribute(&d.cc_major, cudaDevAttrComputeCapabilityMajor, ordinal),
+                  "device query"));
+  GEMM_INT8_RETURN_IF_ERROR(
+      cuda_status(cudaDeviceGetAttribute(&d.cc_minor, cudaDevAttrComputeCapabilityMinor, ordinal),
+                  "device query"));
+  GEMM_INT8_RETURN_IF_ERROR(
+      cuda_status(cudaDeviceGetAttribute(&d.sm_count, cudaDevAttrMultiProcessorCount, ordinal),
+                  "device query"));
+  if (kernels::probe_simt() != cudaSuccess) {
+    cudaGetLastError();  // the probe's error is an answer, not a fault
+    std::ostringstream os;
+    os << "gemm_int8 was not compiled for this GPU (sm_" << d.cc()
+       << "); rebuild with it in GEMM_INT8_CUDA_ARCHS (built for: " GEMM_INT8_CUDA_ARCHS_STR ")";
+    return Status::not_supported(os.str());
+  }
+#ifdef GEMM_INT8_HAS_SM80
+  d.sm80_kernels_built = kernels::probe_sm80() == cudaSuccess;
+  cudaGetLastError();
+#else
+  d.sm80_kernels_built = false;
+#endif
+#ifdef GEMM_INT8_HAS_SM90
+  d.sm90_kernels_built = kernels::probe_sm90() == cudaSuccess;
+  cudaGetLastError();
+#else
+  d.sm90_kernels_built = false;
+#endif
+  cache[ordinal] = d;
+  *info = d;
+  return {};
+}
 
 Status plan_cuda(const GemmProblem& p, Plan* plan) {
   GEMM_INT8_RETURN_IF_ERROR(validate(p));
