@@ -33,6 +33,7 @@ endfunction()
 
 add_library(gemm_int8_cuda STATIC
   csrc/core/cuda_runner.cpp
+  csrc/core/fused_linear_cuda.cpp
   csrc/kernels/common/staging.cu
   csrc/kernels/common/row_sums.cu
   csrc/kernels/common/quantize.cu
@@ -59,6 +60,15 @@ foreach(family sm80 sm90)
     target_compile_definitions(gemm_int8_cuda PRIVATE GEMM_INT8_HAS_${upper}=1)
   endif()
 endforeach()
+# The fused linear family (bulk copies and mbarriers: sm_90a only); its rows
+# share one translation unit.
+if(GEMM_INT8_GENCODE_SM90)
+  set(_fused_linear csrc/kernels/fused_linear/fused_linear.cu)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+    "${PROJECT_SOURCE_DIR}/csrc/kernels/fused_linear/tile_configs.def")
+  target_sources(gemm_int8_cuda PRIVATE ${_fused_linear})
+  set_source_files_properties(${_fused_linear} PROPERTIES COMPILE_OPTIONS "${GEMM_INT8_GENCODE_SM90}")
+endif()
 # The skinny family (mma.sync, sm_80+) shares the sm80 family's flags. Its
 # rows compile in seconds, so they share one translation unit.
 if(GEMM_INT8_GENCODE_SM80)

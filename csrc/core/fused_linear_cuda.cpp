@@ -1,0 +1,55 @@
+// fused_linear_cuda: the dispatch of a LinearProblem to the fused kernel.
+#include <cstdlib>
+#include <cstring>
+
+#include "core/device_info.h"
+#include "gemm_int8/linear_cuda.h"
+#include "kernels/launchers.h"
+
+namespace gemm_int8 {
+namespace {
+
+// Opt-in (GEMM_INT8_FUSED_LINEAR=1, read per call like GEMM_INT8_FORCE_KERNEL):
+// on the H200 the fused kernel measured no faster than quantize + scaled_mm
+// at one row and slower from two rows on (docs/performance.md, "Issue 10 —
+// fused decode linear"). A forced kernel turns it off, so that it runs what
+// it names.
+bool fusion_allowed() {
+  const char* env = std::getenv("GEMM_INT8_FUSED_LINEAR");
+  const char* forced = std::getenv("GEMM_INT8_FORCE_KERNEL");
+  return env != nullptr && std::strcmp(env, "1") == 0 && (forced == nullptr || *forced == '\0');
+}
+
+}  // namespace
+
+Status fused_linear_cuda(const LinearProblem& p, cudaStream_t stream, bool* ran) {
+  *ran = false;
+  GEMM_INT8_RETURN_IF_ERROR(validate_linear(p));
+  if (p.x.device.kind != Device::Kind::kCuda)
+    return Status::value_error("x: the CUDA path needs CUDA memory, x is on cpu");
+  if (!fusion_allowed()) return {};
+#ifdef GEMM_INT8_HAS_SM90
+  ScopedDevice on_device(p.x.device.index);
+  GEMM_INT8_RETURN_IF_ERROR(on_device.status());
+  DeviceInfo device;
+  GEMM_INT8_RETURN_IF_ERROR(device_info(p.x.device.index, &device));
+  const int row = fused_linear_row(p, device);
+  if (row < 0) return {};
+  kernels::FusedLinearArgs a;
+  a.m = static_cast<int>(p.m()), a.n = static_cast<int>(p.n()), a.k = static_cast<int>(p.k());
+  a.x = p.x.data, a.ld_x = p.x.row_stride, a.x_dtype = p.x.dtype;
+  a.w = static_cast<const int8_t*>(p.weight.data), a.ld_w = p.weight.row_stride;
+  a.out = p.out.data, a.ld_out = p.out.row_stride;
+  a.epilogue.y_scale = static_cast<const float*>(p.weight_scale.data);
+  a.epilogue.y_scale_step = p.weight_scale.per_element() ? 1 : 0;
+  a.epilogue.bias = static_cast<const float*>(p.bias.data);
+  a.device = p.x.device.index, a.sm_count = device.sm_count;
+  GEMM_INT8_RETURN_IF_ERROR(kernels::launch_fused_linear(row, a, stream));
+  *ran = true;
+#else
+  (void)stream;
+#endif
+  return {};
+}
+
+}  // namespace gemm_int8

@@ -1,0 +1,18 @@
+// The fused CUDA entry point for LinearProblem (gemm_int8/linear.h).
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include "gemm_int8/linear.h"
+#include "gemm_int8/status.h"
+
+namespace gemm_int8 {
+
+// Runs the problem as one kernel on `stream` when GEMM_INT8_FUSED_LINEAR is
+// "1" (opt-in: see docs/performance.md), GEMM_INT8_FORCE_KERNEL is unset and
+// fused_linear_row() takes it on this device; sets *ran. When *ran is false nothing was
+// launched: the caller quantizes x per row and runs scaled_mm, which gives
+// the same bits. Needs no workspace; never synchronizes.
+Status fused_linear_cuda(const LinearProblem& problem, cudaStream_t stream, bool* ran);
+
+}  // namespace gemm_int8
