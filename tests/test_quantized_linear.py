@@ -130,7 +130,7 @@ def test_siblings_quantize_a_shared_input_once(device, gen, monkeypatch):
     layers = sibling_layers(device)
     counter = CountingQuantize(monkeypatch)
     clear_quantization_cache()
-    x = torch.randn((6, 64), generator=gen).to(device)
+    x = torch.randn((24, 64), generator=gen).to(device)  # more rows than a fused launch takes
     outs = [layer(x) for layer in layers]
     assert counter.calls == 1
     for layer, out in zip(layers, outs, strict=True):
@@ -147,12 +147,29 @@ def test_siblings_quantize_a_shared_input_once(device, gen, monkeypatch):
     layers[2](x)
     assert counter.calls == 3  # opted out: the fused op, not quantize
     with torch.inference_mode():
-        y = torch.randn((6, 64), device=device)
+        y = torch.randn((24, 64), device=device)
         layers[0](y), layers[1](y)  # inference tensors: no version counter, no sharing
     assert counter.calls == 3
     clear_quantization_cache()
     layers[0](x)
     assert counter.calls == 4
+
+
+@torch.no_grad()
+def test_decode_sized_inputs_go_to_the_fused_op(device, gen, monkeypatch):
+    # With fusion on, up to 16 rows each layer calls quantized_linear, which
+    # quantizes inside its GEMM on Hopper: a shared quantization would be one
+    # launch more.
+    monkeypatch.setenv("GEMM_INT8_FUSED_LINEAR", "1")
+    monkeypatch.setattr(linear_module, "_FUSED_ROWS", 16)
+    layers = sibling_layers(device)
+    counter = CountingQuantize(monkeypatch)
+    clear_quantization_cache()
+    x = torch.randn((2, 8, 64), generator=gen).to(device)
+    for layer in layers:
+        want = gemm_int8.quantized_linear(x, layer.weight, layer.weight_scale, layer.bias)
+        assert_bitwise_equal(layer(x), want, "16 rows")
+    assert counter.calls == 0
 
 
 @requires_cuda
@@ -161,7 +178,7 @@ def test_sharing_is_per_stream(gen, monkeypatch):
     layers = sibling_layers("cuda")
     counter = CountingQuantize(monkeypatch)
     clear_quantization_cache()
-    x = torch.randn((6, 64), generator=gen).cuda()
+    x = torch.randn((24, 64), generator=gen).cuda()
     layers[0](x)
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())

@@ -160,6 +160,20 @@ MutableMatrixView mutable_matrix_view(const at::Tensor& t, const char* name) {
   return to_view<MutableMatrixView>(t, name);
 }
 
+LinearProblem linear_problem(const at::Tensor& x, const at::Tensor& weight,
+                             const at::Tensor& weight_scale, const at::Tensor* bias,
+                             at::Tensor* out) {
+  const at::Tensor x2d = as_2d(x);
+  *out = at::empty(out_shape(x, weight), x.options());
+  LinearProblem p;
+  p.x = to_view<MatrixView>(x2d, "x");
+  p.weight = to_view<MatrixView>(weight, "weight");
+  p.weight_scale = to_vector(&weight_scale, "weight_scale", "N", true);
+  p.bias = to_vector(bias, "bias", "N", false);
+  p.out = to_view<MutableMatrixView>(out->view({x2d.size(0), weight.size(0)}), "out");
+  return p;
+}
+
 MatrixView row_sums_input(const at::Tensor& y) {
   TORCH_CHECK_VALUE(y.dim() == 2,
                     "y: expected a 2-D tensor of shape (N, K), got shape " + shape_str(y.sizes()));

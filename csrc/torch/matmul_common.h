@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 
+#include "gemm_int8/linear.h"
 #include "gemm_int8/problem.h"
 #include "gemm_int8/status.h"
 
@@ -43,6 +44,13 @@ at::Tensor gemm_new(const at::Tensor& x, const at::Tensor& y, const EpilogueArgs
 // A 2-D tensor as a core view; `name` labels dtype and device errors.
 MatrixView matrix_view(const at::Tensor& t, const char* name);
 MutableMatrixView mutable_matrix_view(const at::Tensor& t, const char* name);
+
+// quantized_linear's arguments as a LinearProblem: x (..., K) viewed as
+// (M, K) (a copy only when its strides do not allow a view) and *out a new
+// tensor of x's dtype and shape (..., N), viewed as (M, N).
+LinearProblem linear_problem(const at::Tensor& x, const at::Tensor& weight,
+                             const at::Tensor& weight_scale, const at::Tensor* bias,
+                             at::Tensor* out);
 
 // y (N, K) as a core view for row_sums, and the int32 (N,) result tensor.
 MatrixView row_sums_input(const at::Tensor& y);

@@ -3,6 +3,7 @@
 #include <torch/library.h>
 
 #include "gemm_int8/cuda.h"
+#include "gemm_int8/linear_cuda.h"
 #include "gemm_int8/quantize_cuda.h"
 #include "gemm_int8/row_sums_cuda.h"
 #include "ops_impl.h"
@@ -63,6 +64,21 @@ QuantizeTransposeResult quantize_with_transpose_op(const at::Tensor& x,
   return call.transpose_result();
 }
 
+// Decode-sized layers run as one kernel that quantizes x itself; the row
+// count test first keeps prefill calls from building views they won't use.
+bool fused_linear_op(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& weight_scale,
+                     const OptTensor& bias, at::Tensor* out) {
+  const int64_t k = x.size(-1);
+  if (k == 0 || x.numel() / k > kFusedLinearMaxRows || x.numel() == 0) return false;
+  if (bias && bias->scalar_type() != at::kFloat) return false;
+  c10::cuda::CUDAGuard guard(x.device());
+  const LinearProblem problem = linear_problem(x, weight, weight_scale, optional_arg(bias), out);
+  bool ran = false;
+  throw_if_error(
+      fused_linear_cuda(problem, at::cuda::getCurrentCUDAStream(x.get_device()).stream(), &ran));
+  return ran;
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(gemm_int8, CUDA, m) {
@@ -73,7 +89,7 @@ TORCH_LIBRARY_IMPL(gemm_int8, CUDA, m) {
   m.impl("row_sums", &row_sums_op);
   m.impl("quantize", &quantize_op);
   m.impl("quantize_with_transpose", &quantize_with_transpose_op);
-  m.impl("quantized_linear", &quantized_linear<compute_cuda, quantize_op>);
+  m.impl("quantized_linear", &quantized_linear<compute_cuda, quantize_op, fused_linear_op>);
 }
 
 TORCH_LIBRARY_IMPL(gemm_int8_CUDA, CUDA, m) { m.impl("int8_matmul", &Ops::int8_matmul); }

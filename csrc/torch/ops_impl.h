@@ -55,12 +55,19 @@ struct GemmOps {
   }
 };
 
+// A device's one-launch quantized_linear: true (and *out set) when it ran.
+using FusedLinear = bool (*)(const at::Tensor& x, const at::Tensor& weight,
+                             const at::Tensor& weight_scale, const OptTensor& bias,
+                             at::Tensor* out);
+
 // quantized_linear: quantize x per token, then scaled_mm with both scales
-// and the bias (a composite of two core calls, so both validate). The
-// weight's arguments are checked here, under their own names; the GEMM would
-// call them y and y_scale.
+// and the bias (a composite of two core calls, so both validate), unless the
+// device's `fused` entry takes the problem as one kernel (the same bits).
+// The weight's arguments are checked here, under their own names; the GEMM
+// would call them y and y_scale.
 template <Status (*compute)(const GemmProblem&),
-          QuantizeResult (*quantize)(const at::Tensor&, c10::string_view, bool)>
+          QuantizeResult (*quantize)(const at::Tensor&, c10::string_view, bool),
+          FusedLinear fused = nullptr>
 at::Tensor quantized_linear(const at::Tensor& x, const at::Tensor& weight,
                             const at::Tensor& weight_scale, const OptTensor& bias) {
   TORCH_CHECK_VALUE(x.dim() >= 1, "x: expected a tensor of shape (..., K), got a 0-d tensor");
@@ -83,6 +90,10 @@ at::Tensor quantized_linear(const at::Tensor& x, const at::Tensor& weight,
   TORCH_CHECK_VALUE(!bias || (bias->dim() == 1 && bias->size(0) == weight.size(0)),
                     "bias: expected shape (N=" + std::to_string(weight.size(0)) + ",), got " +
                         std::string(c10::str(bias->sizes())));
+  if constexpr (fused != nullptr) {
+    at::Tensor out;
+    if (fused(x, weight, weight_scale, bias, &out)) return out;
+  }
   const auto [q, scales, zero_points] = quantize(x, "row", false);
   const at::Tensor x_scale = scales.view({-1});
   const EpilogueArgs epilogue{1.0, &x_scale, &weight_scale, optional_arg(bias)};

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import threading
 import weakref
 
@@ -12,6 +13,11 @@ from torch import nn
 from gemm_int8.ops import quantize
 
 _FLOAT_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+# With GEMM_INT8_FUSED_LINEAR=1 (opt-in, read at import here and per call by
+# the op) quantized_linear quantizes up to this many rows (tokens) inside its
+# GEMM on Hopper (kFusedLinearMaxRows, include/gemm_int8/linear.h): sharing a
+# separate quantization between layers would only add a launch there.
+_FUSED_ROWS = 16 if os.environ.get("GEMM_INT8_FUSED_LINEAR") == "1" else 0
 
 
 def _check_float(dtype: torch.dtype, what: str) -> None:
@@ -169,6 +175,7 @@ class Int8Linear(nn.Module):
             )
         if (
             self.share_input_quantization
+            and x.numel() > _FUSED_ROWS * self.in_features
             and not torch.compiler.is_compiling()
             and x.dtype in _FLOAT_DTYPES
             and not x.is_inference()
