@@ -60,21 +60,20 @@ foreach(family sm80 sm90)
     target_compile_definitions(gemm_int8_cuda PRIVATE GEMM_INT8_HAS_${upper}=1)
   endif()
 endforeach()
-# The fused linear family (bulk copies and mbarriers: sm_90a only); its rows
-# share one translation unit.
-if(GEMM_INT8_GENCODE_SM90)
-  set(_fused_linear csrc/kernels/fused_linear/fused_linear.cu)
+# Families whose rows compile in seconds share one translation unit:
+# gemm_int8_single_unit_family(<family> <source> <gencode flags>).
+function(gemm_int8_single_unit_family family source gencode)
   set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
-    "${PROJECT_SOURCE_DIR}/csrc/kernels/fused_linear/tile_configs.def")
-  target_sources(gemm_int8_cuda PRIVATE ${_fused_linear})
-  set_source_files_properties(${_fused_linear} PROPERTIES COMPILE_OPTIONS "${GEMM_INT8_GENCODE_SM90}")
-endif()
-# The skinny family (mma.sync, sm_80+) shares the sm80 family's flags. Its
-# rows compile in seconds, so they share one translation unit.
+    "${PROJECT_SOURCE_DIR}/csrc/kernels/${family}/tile_configs.def")
+  target_sources(gemm_int8_cuda PRIVATE ${source})
+  set_source_files_properties(${source} PROPERTIES COMPILE_OPTIONS "${gencode}")
+endfunction()
+# skinny (mma.sync, sm_80+) shares the sm80 family's flags; fused_linear
+# (bulk copies and transaction barriers) needs sm_90a.
 if(GEMM_INT8_GENCODE_SM80)
-  set(_skinny csrc/kernels/skinny/skinny_gemm.cu)
-  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
-    "${PROJECT_SOURCE_DIR}/csrc/kernels/skinny/tile_configs.def")
-  target_sources(gemm_int8_cuda PRIVATE ${_skinny})
-  set_source_files_properties(${_skinny} PROPERTIES COMPILE_OPTIONS "${GEMM_INT8_GENCODE_SM80}")
+  gemm_int8_single_unit_family(skinny csrc/kernels/skinny/skinny_gemm.cu "${GEMM_INT8_GENCODE_SM80}")
+endif()
+if(GEMM_INT8_GENCODE_SM90)
+  gemm_int8_single_unit_family(fused_linear csrc/kernels/fused_linear/fused_linear.cu
+    "${GEMM_INT8_GENCODE_SM90}")
 endif()

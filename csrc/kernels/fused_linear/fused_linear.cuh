@@ -25,6 +25,7 @@
 #include <cstdint>
 
 #include "core/fused_linear_rows.h"
+#include "kernels/common/mma_s8.cuh"
 #include "kernels/common/out_types.cuh"
 #include "kernels/common/pdl.cuh"
 #include "kernels/common/quantize_vectors.cuh"
@@ -50,15 +51,6 @@ struct Params {
 };
 
 constexpr int kChunkBytes = 64;  // K bytes per pair of m16n8k32 mmas
-
-__device__ __forceinline__ void mma_s8(int (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2,
-                                       uint32_t a3, uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
-      "{%8, %9}, {%0, %1, %2, %3};"
-      : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
-      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-}
 
 // Consumer warps quantize rows [0, rows) of x into x_q (pitch `pitch`) and
 // their scales. Warp w takes the w-th share of every row's 16-byte vectors;

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "core/skinny_rows.h"
+#include "kernels/common/mma_s8.cuh"
 #include "kernels/common/out_types.cuh"
 #include "kernels/common/pdl.cuh"
 
@@ -46,15 +47,6 @@ __device__ __forceinline__ uint4 load_streaming(const int8_t* p) {
 
 __device__ __forceinline__ uint4 load_cached(const int8_t* p) {
   return __ldg(reinterpret_cast<const uint4*>(p));
-}
-
-__device__ __forceinline__ void mma_s8(int (&c)[4], uint32_t a0, uint32_t a1, uint32_t a2,
-                                       uint32_t a3, uint32_t b0, uint32_t b1) {
-  asm volatile(
-      "mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, "
-      "{%8, %9}, {%0, %1, %2, %3};"
-      : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
-      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
 // RowTiles x 16 rows of y, ColTiles x 8 rows of x per CTA; Warps split K.
