@@ -4,7 +4,7 @@
 
 #include "core/device_info.h"
 #include "gemm_int8/linear_cuda.h"
-#include "kernels/launchers.h"
+#include "kernels/fused_linear/launcher.h"
 
 namespace gemm_int8 {
 namespace {

@@ -64,26 +64,6 @@ Status launch_skinny(int row, const DenseGemm& gemm, int64_t out_col_stride, cud
 size_t sm90_workspace_size(int row, const DenseGemm& gemm);
 Status launch_sm90(int row, const DenseGemm& gemm, void* workspace, cudaStream_t stream);
 
-// A linear layer on a few float rows, quantized per row inside the kernel
-// (the fused_linear family, sm_90a): x float32, bfloat16 or float16 with
-// 16-byte rows, w int8 (N x K) with 16-byte rows, K % 16 == 0; out has x's
-// dtype, rows of pitch ld_out and unit column stride. The epilogue's y_scale
-// and float32 bias are used; the kernel supplies x_scale.
-struct FusedLinearArgs {
-  int m = 0, n = 0, k = 0;
-  const void* x = nullptr;
-  int64_t ld_x = 0;
-  DType x_dtype = DType::kBFloat16;
-  const int8_t* w = nullptr;
-  int64_t ld_w = 0;
-  void* out = nullptr;
-  int64_t ld_out = 0;
-  EpilogueParams epilogue;
-  int device = 0;
-  int sm_count = 0;
-};
-Status launch_fused_linear(int row, const FusedLinearArgs& args, cudaStream_t stream);
-
 // Staging: copy a strided int8 view into a dense (rows_dst x ld_dst) buffer,
 // zero-filling columns [cols, ld_dst) and rows [rows, rows_dst).
 Status stage_int8(const MatrixView& src, int8_t* dst, int64_t rows_dst, int64_t ld_dst,

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "kernels/fused_linear/fused_linear.cuh"
-#include "kernels/launchers.h"
+#include "kernels/fused_linear/launcher.h"
 
 namespace gemm_int8::kernels {
 namespace fused_linear {
