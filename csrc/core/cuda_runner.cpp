@@ -25,23 +25,6 @@ namespace {
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-// Leading dimension a dense kernel may use for `v` if it reads or writes rows
-// with `align_bytes`-wide accesses, or -1 if `v` must be staged.
-template <typename View>
-int64_t dense_ld(const View& v, int align_bytes) {
-  if (row_alignment_bytes(v) < align_bytes) return -1;
-  if (v.rows <= 1) return round_up(v.cols, kernels::kDenseAlignK);  // never used
-  return v.row_stride;
-}
-
-// Leading dimension at which a config writes out in place, or -1 if out must
-// be staged: TMA stores need 16-byte rows, row stores any contiguous rows.
-int64_t out_ld(const MutableMatrixView& out, const KernelConfig& config) {
-  if (!config.any_out_pitch) return dense_ld(out, kernels::kDenseAlignN * 2);
-  if (row_alignment_bytes(out) == 0) return -1;
-  return out.rows <= 1 ? out.cols : out.row_stride;
-}
-
 constexpr size_t kWorkspaceAlign = 256;
 size_t aligned_bytes(int64_t bytes) { return round_up(bytes, kWorkspaceAlign); }
 
@@ -80,31 +63,6 @@ kernels::DenseGemm dense_view(const GemmProblem& p, const Plan& plan, const floa
 // call (N elements), so that every kernel reads float32.
 bool widens_bias(const GemmProblem& p) {
   return p.epilogue.bias.present() && p.epilogue.bias.dtype != DType::kFloat32;
-}
-
-// What each kernel needs: tensor-core kernels read x and y as rows aligned
-// to the row's align_k (16 bytes, or 8 for the sm80 8-byte rows); staged
-// operands become 16-byte rows, zero-padded in K. sm80 also needs N % 8 == 0
-// (y gains zero rows). sm90's TMA loads clip a ragged N themselves. Out: TMA
-// stores need a 16-byte pitch (else a padded copy is unstaged); skinny
-// writes any out, and any_out_pitch rows any out with contiguous rows.
-Staging plan_staging(const GemmProblem& p, const KernelConfig& config) {
-  Staging s;
-  s.k_padded = round_up(p.k(), kernels::kDenseAlignK);
-  // A K the row can read in place stays; a staged operand's extra zero
-  // columns are then simply not read.
-  s.k_kernel = p.k() % config.align_k == 0 ? p.k() : s.k_padded;
-  const int64_t n_aligned = round_up(p.n(), kernels::kDenseAlignN);
-  s.n_kernel = config.family == KernelFamily::kSm80 ? n_aligned : p.n();
-  s.x = dense_ld(p.x, config.align_k) < 0;
-  s.y = dense_ld(p.y, config.align_k) < 0 || s.n_kernel != p.n();
-  // A kernel that sees a padded N writes the padding columns: into a staged
-  // out, never into the next row of the caller's (4-byte outs of N % 8 == 4
-  // have 16-byte rows and would otherwise be written in place).
-  s.out =
-      config.family != KernelFamily::kSkinny && (out_ld(p.out, config) < 0 || s.n_kernel != p.n());
-  s.ld_out = n_aligned;
-  return s;
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "core/epilogue_math.h"
 #include "gemm_int8/problem.h"
+#include "gemm_int8/staging.h"
 #include "gemm_int8/status.h"
 
 namespace gemm_int8::kernels {
@@ -33,8 +34,6 @@ struct DenseGemm {
   int device = 0;  // CUDA ordinal, for kernels that size persistent grids
   int sm_count = 0;
 };
-constexpr int kDenseAlignK = 16;  // int8 elements per 16-byte access
-constexpr int kDenseAlignN = 8;   // N padding of sm80 rows and staged outs (16 bytes of bfloat16)
 
 // The output dtypes every family instantiates, in the order of their
 // registries' columns.

@@ -9,21 +9,10 @@
 #include "gemm_int8/config.h"
 #include "gemm_int8/plan_key.h"
 #include "gemm_int8/problem.h"
+#include "gemm_int8/staging.h"
 #include "gemm_int8/status.h"
 
 namespace gemm_int8 {
-
-// Operands the chosen kernel cannot read or write in place are staged
-// through workspace (zero-padded to the kernel's alignment).
-struct Staging {
-  bool x = false;
-  bool y = false;
-  bool out = false;
-  int64_t k_padded = 0;  // row length of staged x and y: K rounded up to 16
-  int64_t k_kernel = 0;  // K the kernel sees: K, or k_padded if K is not aligned
-  int64_t n_kernel = 0;  // N the kernel sees (staged y has this many rows)
-  int64_t ld_out = 0;    // leading dimension of a staged out
-};
 
 struct Plan {
   PlanKey key;  // what the plan depends on; run_cuda refuses other problems

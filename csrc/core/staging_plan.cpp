@@ -1,0 +1,47 @@
+#include "gemm_int8/staging.h"
+
+namespace gemm_int8 {
+namespace {
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+template <typename View>
+int64_t dense_ld_of(const View& v, int align_bytes) {
+  if (row_alignment_bytes(v) < align_bytes) return -1;
+  if (v.rows <= 1) return round_up(v.cols, kDenseAlignK);  // never used
+  return v.row_stride;
+}
+
+}  // namespace
+
+int64_t dense_ld(const MatrixView& v, int align_bytes) { return dense_ld_of(v, align_bytes); }
+int64_t dense_ld(const MutableMatrixView& v, int align_bytes) {
+  return dense_ld_of(v, align_bytes);
+}
+
+int64_t out_ld(const MutableMatrixView& out, const KernelConfig& config) {
+  if (!config.any_out_pitch) return dense_ld(out, kDenseAlignN * 2);
+  if (row_alignment_bytes(out) == 0) return -1;
+  return out.rows <= 1 ? out.cols : out.row_stride;
+}
+
+Staging plan_staging(const GemmProblem& p, const KernelConfig& config) {
+  Staging s;
+  s.k_padded = round_up(p.k(), kDenseAlignK);
+  // A K the row can read in place stays; a staged operand's extra zero
+  // columns are then simply not read.
+  s.k_kernel = p.k() % config.align_k == 0 ? p.k() : s.k_padded;
+  const int64_t n_aligned = round_up(p.n(), kDenseAlignN);
+  s.n_kernel = config.family == KernelFamily::kSm80 ? n_aligned : p.n();
+  s.x = dense_ld(p.x, config.align_k) < 0;
+  s.y = dense_ld(p.y, config.align_k) < 0 || s.n_kernel != p.n();
+  // A kernel that sees a padded N writes the padding columns: into a staged
+  // out, never into the next row of the caller's (4-byte outs of N % 8 == 4
+  // have 16-byte rows and would otherwise be written in place).
+  s.out =
+      config.family != KernelFamily::kSkinny && (out_ld(p.out, config) < 0 || s.n_kernel != p.n());
+  s.ld_out = n_aligned;
+  return s;
+}
+
+}  // namespace gemm_int8
