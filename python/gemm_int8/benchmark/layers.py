@@ -47,13 +47,20 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _names(text: str) -> list[str]:
-    known = [c.name for c in L.CONTENDERS]
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    bad = [n for n in names if n not in known]
-    if bad or not names:
-        raise argparse.ArgumentTypeError(f"unknown contender(s) {bad}; known: {', '.join(known)}")
-    return ["bf16"] + [n for n in names if n != "bf16"]  # bf16 is the reference: always run
+def contender_names(contenders):
+    """The --contenders parser for ``contenders``: known names, bf16 first."""
+    known = [c.name for c in contenders]
+
+    def parse(text: str) -> list[str]:
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        bad = [n for n in names if n not in known]
+        if bad or not names:
+            raise argparse.ArgumentTypeError(
+                f"unknown contender(s) {bad}; known: {', '.join(known)}"
+            )
+        return ["bf16"] + [n for n in names if n != "bf16"]  # bf16 is the reference: always run
+
+    return parse
 
 
 def _modes(text: str) -> list[str]:
@@ -70,27 +77,32 @@ def _tokens(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m gemm_int8.benchmark.layers",
-        description="Llama-3-8B block Linear layers: gemm_int8 Int8Linear vs bf16, torchao, "
-        "bitsandbytes; eager and CUDA-graph timings per token count.",
-    )
+def add_common_arguments(p, contenders, tokens: str, out_dir: str) -> None:
+    """The options the layers and training benchmarks share (default --tokens ``tokens``)."""
     p.add_argument("--device", default="auto", help="auto (default), cuda, cuda:N or cpu")
-    p.add_argument("--tokens", type=_tokens, default=[1, 8, 16, 2048], help="default 1,8,16,2048")
-    p.add_argument("--modes", type=_modes, default=list(MODES), help="eager,graph (default)")
+    p.add_argument("--tokens", type=_tokens, default=parse_tokens(tokens), help=f"default {tokens}")
     p.add_argument(
         "--contenders",
-        type=_names,
-        default=[c.name for c in L.CONTENDERS],
-        help="subset of " + ",".join(c.name for c in L.CONTENDERS) + " (default: all)",
+        type=contender_names(contenders),
+        default=[c.name for c in contenders],
+        help="subset of " + ",".join(c.name for c in contenders) + " (default: all)",
     )
     p.add_argument("--tiny", action="store_true", help=f"widths / {L.TINY_DIVISOR} (CPU tests)")
     p.add_argument("--warmup", type=int, default=None, help="warm-up rounds (cuda 5, cpu 1)")
     p.add_argument("--reps", type=int, default=None, help="timed rounds (default: adaptive)")
     p.add_argument("--time-per-row", type=float, default=None, help="adaptive budget, seconds")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out-dir", type=Path, default=Path("bench_out/layers"))
+    p.add_argument("--out-dir", type=Path, default=Path(out_dir))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m gemm_int8.benchmark.layers",
+        description="Llama-3-8B block Linear layers: gemm_int8 Int8Linear vs bf16, torchao, "
+        "bitsandbytes; eager and CUDA-graph timings per token count.",
+    )
+    add_common_arguments(p, L.CONTENDERS, "1,8,16,2048", "bench_out/layers")
+    p.add_argument("--modes", type=_modes, default=list(MODES), help="eager,graph (default)")
     # Set on the child process that captures the isolated contenders' graphs.
     p.add_argument("--in-subprocess", action="store_true", help=argparse.SUPPRESS)
     return p
@@ -205,19 +217,14 @@ def timing_setup(args, device):
     return cfg, CudaTimer(device)
 
 
-def run(args, device) -> dict:
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    cfg, timer = timing_setup(args, device)
-    # Read before the run: a CUDA fault that stops it would make these raise.
-    device_info, environment = describe_device(device), collect_environment(device)
-    layers = L.block_layers(L.TINY_DIVISOR if args.tiny else 1)
-    block = L.Block.random(layers, device, args.seed)
-    fns = build_contenders(L.CONTENDERS, args.contenders, block, device)
+def run_token_counts(tokens, one, device, label=lambda t: f"{t} tokens"):
+    """``one(t)`` (a list of result rows) for each token count, until a fault
+    stops the run: (rows, None) or (rows so far, why it stopped)."""
     results, stopped = [], None
-    for t in args.tokens:
-        _say(f"{t} tokens: {', '.join(args.modes)}")
+    for t in tokens:
+        _say(label(t))
         try:
-            results += _run_tokens(t, fns, block, layers, args, device, timer, cfg)
+            results += one(t)
         except KeyboardInterrupt:
             stopped = "interrupted"
             break
@@ -226,17 +233,20 @@ def run(args, device) -> dict:
             break
         if device.type == "cuda":
             torch.cuda.empty_cache()
-    isolated = [c.name for c in L.CONTENDERS if c.isolate_graph and callable(fns.get(c.name))]
-    if isolated and "graph" in args.modes and not args.in_subprocess and results:
-        isolated_graphs(args, device, results, ["bf16", *isolated])
+    return results, stopped
+
+
+def document(module, args, device, cfg, timer, head, layers, contenders, results, stopped):
+    """The JSON document of a layers or training run; ``head`` holds what was read
+    before it (created, device, environment, packages, extra settings)."""
     return {
-        "schema": SCHEMA,
-        "created": created,
-        "command": ["python", "-m", "gemm_int8.benchmark.layers", *args.argv],
+        "schema": head["schema"],
+        "created": head["created"],
+        "command": ["python", "-m", f"gemm_int8.benchmark.{module}", *args.argv],
         "settings": {
             "device": str(device),
             "tokens": args.tokens,
-            "modes": args.modes,
+            **head.get("settings", {}),
             "contenders": args.contenders,
             "tiny": args.tiny,
             "seed": args.seed,
@@ -244,19 +254,51 @@ def run(args, device) -> dict:
             "reps": "auto" if args.reps is None else args.reps,
             "flag_above": FLAG_ABOVE,
         },
-        "environment": environment,
-        "packages": package_versions(),
-        "device": device_info,
+        "environment": head["environment"],
+        "packages": head["packages"],
+        "device": head["device"],
         "timer": {"method": timer.kind, "l2_flush_bytes": timer.flush_bytes},
-        "layers": [{"name": n, "in": k, "out": o} for n, k, o in layers],
+        "layers": layers,
         "contenders": [
             {"name": c.name, "description": c.description}
-            for c in L.CONTENDERS
+            for c in contenders
             if c.name in args.contenders
         ],
         "results": results,
         "stopped": stopped,
     }
+
+
+def run_head(schema, device, packages) -> dict:
+    """What a run records before it starts (a CUDA fault later would make these raise)."""
+    return {
+        "schema": schema,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "device": describe_device(device),
+        "environment": collect_environment(device),
+        "packages": packages,
+    }
+
+
+def run(args, device) -> dict:
+    cfg, timer = timing_setup(args, device)
+    head = run_head(SCHEMA, device, package_versions())
+    head["settings"] = {"modes": args.modes}
+    layers = L.block_layers(L.TINY_DIVISOR if args.tiny else 1)
+    block = L.Block.random(layers, device, args.seed)
+    fns = build_contenders(L.CONTENDERS, args.contenders, block, device)
+    results, stopped = run_token_counts(
+        args.tokens,
+        lambda t: _run_tokens(t, fns, block, layers, args, device, timer, cfg),
+        device,
+        lambda t: f"{t} tokens: {', '.join(args.modes)}",
+    )
+    isolated = [c.name for c in L.CONTENDERS if c.isolate_graph and callable(fns.get(c.name))]
+    if isolated and "graph" in args.modes and not args.in_subprocess and results:
+        isolated_graphs(args, device, results, ["bf16", *isolated])
+    layer_rows = [{"name": n, "in": k, "out": o} for n, k, o in layers]
+    return document("layers", args, device, cfg, timer, head, layer_rows, L.CONTENDERS,
+                    results, stopped)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

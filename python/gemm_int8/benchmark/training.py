@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import copy
 import sys
-from datetime import datetime, timezone
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -23,22 +21,21 @@ from torch import nn
 
 from gemm_int8.benchmark import layer_contenders as L
 from gemm_int8.benchmark.cli import _pick_device
-from gemm_int8.benchmark.env import collect_environment
-from gemm_int8.benchmark.failures import describe_failure
-from gemm_int8.benchmark.layers import (  # FLAG_ABOVE: what _time flags rows above
+from gemm_int8.benchmark.layers import (  # FLAG_ABOVE re-exported: what _time flags rows above
     FLAG_ABOVE,
     _check_device,
     _failed,
-    _say,
     _time,
-    _tokens,
+    add_common_arguments,
     add_speedups,
     build_contenders,
+    document,
     finish,
+    run_head,
+    run_token_counts,
     timing_setup,
 )
 from gemm_int8.benchmark.layers_report import package_versions
-from gemm_int8.benchmark.runner import describe_device
 from gemm_int8.benchmark.training_report import (
     SCHEMA,
     markdown_report,
@@ -47,7 +44,7 @@ from gemm_int8.benchmark.training_report import (
 )
 from gemm_int8.nn import convert
 
-__all__ = ["CONTENDERS", "MLP", "build_parser", "main", "run"]
+__all__ = ["CONTENDERS", "FLAG_ABOVE", "MLP", "build_parser", "main", "run"]
 
 MLP_LAYERS = ("gate_proj", "up_proj", "down_proj")
 
@@ -139,35 +136,13 @@ CONTENDERS = [
 ]
 
 
-def _names(text: str) -> list[str]:
-    known = [c.name for c in CONTENDERS]
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    bad = [n for n in names if n not in known]
-    if bad or not names:
-        raise argparse.ArgumentTypeError(f"unknown contender(s) {bad}; known: {', '.join(known)}")
-    return ["bf16"] + [n for n in names if n != "bf16"]  # bf16 is the reference: always run
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m gemm_int8.benchmark.training",
         description="Llama-3-8B MLP block, forward + backward: gemm_int8 int8 training "
         "(Int8TrainableLinear) vs bf16 and torchao, per token count.",
     )
-    p.add_argument("--device", default="auto", help="auto (default), cuda, cuda:N or cpu")
-    p.add_argument("--tokens", type=_tokens, default=[2048, 8192], help="default 2048,8192")
-    p.add_argument(
-        "--contenders",
-        type=_names,
-        default=[c.name for c in CONTENDERS],
-        help="subset of " + ",".join(c.name for c in CONTENDERS) + " (default: all)",
-    )
-    p.add_argument("--tiny", action="store_true", help=f"widths / {L.TINY_DIVISOR} (CPU tests)")
-    p.add_argument("--warmup", type=int, default=None, help="warm-up rounds (cuda 5, cpu 1)")
-    p.add_argument("--reps", type=int, default=None, help="timed rounds (default: adaptive)")
-    p.add_argument("--time-per-row", type=float, default=None, help="adaptive budget, seconds")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out-dir", type=Path, default=Path("bench_out/training"))
+    add_common_arguments(p, CONTENDERS, "2048,8192", "bench_out/training")
     return p
 
 
@@ -216,53 +191,18 @@ def _run_tokens(t, models, args, device, timer, cfg) -> dict:
 
 
 def run(args, device) -> dict:
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
     cfg, timer = timing_setup(args, device)
-    device_info, environment = describe_device(device), collect_environment(device)
+    head = run_head(SCHEMA, device, {"torchao": package_versions()["torchao"]})
     mlp = MLP.random(L.TINY_DIVISOR if args.tiny else 1, device, args.seed)
     models = build_contenders(CONTENDERS, args.contenders, mlp, device)
-    results, stopped = [], None
-    for t in args.tokens:
-        _say(f"{t} tokens")
-        try:
-            results.append(_run_tokens(t, models, args, device, timer, cfg))
-        except KeyboardInterrupt:
-            stopped = "interrupted"
-            break
-        except Exception as exc:  # a fault that left the device unusable, or OOM
-            stopped = f"stopped at {t} tokens: {describe_failure(exc)[1]}"
-            break
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
-    return {
-        "schema": SCHEMA,
-        "created": created,
-        "command": ["python", "-m", "gemm_int8.benchmark.training", *args.argv],
-        "settings": {
-            "device": str(device),
-            "tokens": args.tokens,
-            "contenders": args.contenders,
-            "tiny": args.tiny,
-            "seed": args.seed,
-            "warmup": cfg["warmup"],
-            "reps": "auto" if args.reps is None else args.reps,
-            "flag_above": FLAG_ABOVE,
-        },
-        "environment": environment,
-        "packages": {"torchao": package_versions()["torchao"]},
-        "device": device_info,
-        "timer": {"method": timer.kind, "l2_flush_bytes": timer.flush_bytes},
-        "layers": [
-            {"name": n, "in": m.in_features, "out": m.out_features} for n, m in mlp.named_children()
-        ],
-        "contenders": [
-            {"name": c.name, "description": c.description}
-            for c in CONTENDERS
-            if c.name in args.contenders
-        ],
-        "results": results,
-        "stopped": stopped,
-    }
+    results, stopped = run_token_counts(
+        args.tokens, lambda t: [_run_tokens(t, models, args, device, timer, cfg)], device
+    )
+    layers = [
+        {"name": n, "in": m.in_features, "out": m.out_features} for n, m in mlp.named_children()
+    ]
+    return document("training", args, device, cfg, timer, head, layers, CONTENDERS,
+                    results, stopped)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
