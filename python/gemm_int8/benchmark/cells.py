@@ -55,3 +55,11 @@ def geomean(values: list[float]) -> float | None:
 
 def md_escape(cell: str) -> str:
     return cell.replace("|", "\\|") or " "
+
+
+def md_table(headers: list[str], rows: list[list[str]], left: int) -> list[str]:
+    """A markdown table's lines: the first ``left`` columns and the last one
+    left-aligned (labels, notes), the others right-aligned (numbers)."""
+    align = ["---"] * left + ["---:"] * (len(headers) - left - 1) + ["---"]
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join(align) + "|"]
+    return out + ["| " + " | ".join(md_escape(c) for c in r) + " |" for r in rows]

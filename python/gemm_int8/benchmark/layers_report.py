@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import metadata
 
-from gemm_int8.benchmark.cells import format_table, md_escape, num, us
+from gemm_int8.benchmark.cells import format_table, md_table, num, us
 
 __all__ = [
     "SCHEMA",
@@ -136,9 +136,7 @@ def markdown_report(doc: dict) -> str:
     out = ["# gemm_int8 layers benchmark: a Llama-3-8B block", ""]
     out += [f"- {line}" for line in _header_lines(doc)]
     out += [f"- command: `{' '.join(doc['command'])}`", ""]
-    out.append("| " + " | ".join(HEADERS) + " |")
-    out.append("|" + "|".join(["---"] * 2 + ["---:"] * 4 + ["---"]) + "|")
-    out += ["| " + " | ".join(md_escape(c) for c in r) + " |" for r in table_rows(doc)]
+    out += md_table(HEADERS, table_rows(doc), left=2)
     out += ["", "## Targets", "", f"prefill (≥ {PREFILL_MIN_TOKENS} tokens) ≥ {PREFILL_TARGET}x"]
     out[-1] += f" bf16; decode (≤ {DECODE_MAX_TOKENS} tokens, graph) ≥ {DECODE_TARGET}x bf16;"
     out[-1] += " faster than torchao and bitsandbytes on every row."

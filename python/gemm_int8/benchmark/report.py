@@ -7,7 +7,15 @@ import math
 from pathlib import Path
 
 from gemm_int8.benchmark import fused
-from gemm_int8.benchmark.cells import format_table, geomean, md_escape, num, status_cell, us
+from gemm_int8.benchmark.cells import (
+    format_table,
+    geomean,
+    md_escape,
+    md_table,
+    num,
+    status_cell,
+    us,
+)
 
 __all__ = [
     "SCHEMA",
@@ -200,17 +208,12 @@ def markdown_report(doc: dict) -> str:
     out = ["# gemm_int8 benchmark", ""]
     out += [f"- {line}" for line in _header_lines(doc)]
     out += [f"- command: `{' '.join(doc['command'])}`", f"- date: {doc['created']}", ""]
-    out.append("| " + " | ".join(HEADERS) + " |")
-    out.append("|" + "|".join(["---"] * 3 + ["---:"] * 10 + ["---"]) + "|")
-    for r in table_rows(doc):
-        out.append("| " + " | ".join(md_escape(c) for c in r) + " |")
+    out += md_table(HEADERS, table_rows(doc), left=3)
     out += [""] + [f"- {md_escape(n)}" for n in timing_notes(doc)] if timing_notes(doc) else []
     fused_rows = fused.rows(doc)
     if fused_rows:
         out += ["", f"## {fused.title(doc)}", ""]
-        out.append("| " + " | ".join(fused.HEADERS) + " |")
-        out.append("|" + "|".join(["---"] * 2 + ["---:"] * 5 + ["---"]) + "|")
-        out += ["| " + " | ".join(md_escape(c) for c in r) + " |" for r in fused_rows]
+        out += md_table(fused.HEADERS, fused_rows, left=2)
     out += ["", "## Summary", ""] + [f"- {line}" for line in _summary_lines(doc)]
     if doc.get("stopped"):
         out += ["", f"**Run stopped early:** {doc['stopped']}"]

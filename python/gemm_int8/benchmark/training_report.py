@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gemm_int8.benchmark import layers_report
-from gemm_int8.benchmark.cells import format_table, md_escape
+from gemm_int8.benchmark.cells import format_table, md_table
 from gemm_int8.benchmark.layers_report import _header_lines, table_rows
 
 __all__ = ["SCHEMA", "markdown_report", "text_report", "wrong_rows"]
@@ -35,9 +35,7 @@ def markdown_report(doc: dict) -> str:
     out = ["# gemm_int8 training benchmark: a Llama-3-8B MLP block, forward + backward", ""]
     out += [f"- {line}" for line in _header(doc)]
     out += [f"- command: `{' '.join(doc['command'])}`", ""]
-    out.append("| " + " | ".join(HEADERS) + " |")
-    out.append("|" + "|".join(["---"] * 2 + ["---:"] * 4 + ["---"]) + "|")
-    out += ["| " + " | ".join(md_escape(c) for c in r) + " |" for r in table_rows(doc)]
+    out += md_table(HEADERS, table_rows(doc), left=2)
     out += ["", "## Contenders", ""]
     out += [f"- `{c['name']}`: {c['description']}" for c in doc["contenders"]]
     if doc.get("stopped"):
