@@ -173,12 +173,6 @@ TEST(Quantize, EmptyTensorsAreValid) {
   EXPECT_EQ(h.scales, std::vector<float>(5, 1.0f));
 }
 
-}  // namespace
-}  // namespace gemm_int8
-
-namespace gemm_int8 {
-namespace {
-
 // HostQuantize plus the transpose outputs.
 struct HostTransposeQuantize : HostQuantize {
   std::vector<int8_t> qt;
@@ -258,12 +252,6 @@ TEST(QuantizeTranspose, EmptyGroupsGetUnitScales) {
   ASSERT_TRUE(quantize_cpu(t.problem).ok());
   EXPECT_EQ(t.qt_scales, std::vector<float>(3, 1.0f));
 }
-
-}  // namespace
-}  // namespace gemm_int8
-
-namespace gemm_int8 {
-namespace {
 
 // The kernels' branch-free rounding gives quantize_value's bits for every
 // group whose reciprocal is usable, values up to the group's max included.
