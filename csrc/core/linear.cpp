@@ -2,50 +2,11 @@
 
 #include "core/fused_linear_rows.h"
 #include "core/messages.h"
+#include "core/validate_parts.h"
 
 namespace gemm_int8 {
-namespace {
-
-bool is_float(DType d) {
-  return d == DType::kFloat32 || d == DType::kBFloat16 || d == DType::kFloat16;
-}
-
-template <typename View>
-bool overlaps(const View& a, const MutableMatrixView& out) {
-  auto range = [](const auto& v, uintptr_t* begin, uintptr_t* end) {
-    *begin = reinterpret_cast<uintptr_t>(v.data);
-    *end = *begin +
-           ((v.rows - 1) * v.row_stride + (v.cols - 1) * v.col_stride + 1) * dtype_size(v.dtype);
-  };
-  if (a.rows == 0 || a.cols == 0 || out.rows == 0 || out.cols == 0) return false;
-  uintptr_t a0, a1, o0, o1;
-  range(a, &a0, &a1);
-  range(out, &o0, &o1);
-  return a0 < o1 && o0 < a1;
-}
-
-Status check_vector(const char* name, const VectorView& v, int64_t n, bool allow_single,
-                    const Device& device) {
-  if (!v.present()) return {};
-  if (v.dtype != DType::kFloat32)
-    return Status::type_error(cat(name, ": expected float32, got ", dtype_name(v.dtype)));
-  if (v.size != n && !(allow_single && v.size == 1))
-    return Status::value_error(
-        cat(name, ": expected ", allow_single ? "1 or " : "", n, " values (N), got ", v.size));
-  if (v.size > 1 && v.stride != 1)
-    return Status::value_error(cat(name, ": expected contiguous values, got stride ", v.stride));
-  if (v.device != device)
-    return Status::value_error(cat(name, " is on ", v.device, " but x is on ", device,
-                                   "; all tensors must be on one device"));
-  if (reinterpret_cast<uintptr_t>(v.data) % 4 != 0)
-    return Status::value_error(cat(name, ": data pointer is not aligned to 4 bytes"));
-  return {};
-}
-
-}  // namespace
-
 Status validate_linear(const LinearProblem& p) {
-  if (!is_float(p.x.dtype))
+  if (!is_float_input(p.x.dtype))
     return Status::type_error(
         cat("x: expected float32, bfloat16 or float16, got ", dtype_name(p.x.dtype)));
   if (p.weight.dtype != DType::kInt8)
@@ -68,19 +29,22 @@ Status validate_linear(const LinearProblem& p) {
   if (p.out.rows > 1 && p.out.cols > 1 && p.out.col_stride != 1)
     return Status::value_error(cat("out: expected rows of unit column stride, got strides (",
                                    p.out.row_stride, ", ", p.out.col_stride, ")"));
-  if (p.out.rows > 1 && p.out.row_stride < p.out.cols)
-    return Status::value_error(
-        cat("out: row stride ", p.out.row_stride, " makes rows of ", p.out.cols, " overlap"));
+  GEMM_INT8_RETURN_IF_ERROR(check_no_internal_overlap(p.out));
   if (p.weight.device != p.x.device || p.out.device != p.x.device)
     return Status::value_error(cat("x is on ", p.x.device, ", weight on ", p.weight.device,
                                    ", out on ", p.out.device,
                                    "; all tensors must be on one device"));
   if (!p.weight_scale.present())
     return Status::value_error("weight_scale: required (float32, size N or 1)");
-  GEMM_INT8_RETURN_IF_ERROR(check_vector("weight_scale", p.weight_scale, p.n(), true, p.x.device));
-  GEMM_INT8_RETURN_IF_ERROR(check_vector("bias", p.bias, p.n(), false, p.x.device));
-  if (overlaps(p.x, p.out) || overlaps(p.weight, p.out))
-    return Status::value_error("out: overlaps an input; write the result to separate memory");
+  GEMM_INT8_RETURN_IF_ERROR(check_vector("weight_scale", p.weight_scale, DType::kFloat32, p.n(),
+                                         "one per row of weight", true, p.x.device));
+  GEMM_INT8_RETURN_IF_ERROR(check_vector("bias", p.bias, DType::kFloat32, p.n(),
+                                         "one per row of weight", false, p.x.device));
+  const ByteRange out = byte_range(p.out);
+  for (const ByteRange& input :
+       {byte_range(p.x), byte_range(p.weight), byte_range(p.weight_scale), byte_range(p.bias)})
+    if (out.overlaps(input))
+      return Status::value_error("out: overlaps an input; write the result to separate memory");
   return {};
 }
 

@@ -6,34 +6,10 @@
 #include "core/messages.h"
 #include "core/narrow_float.h"
 #include "core/quantize_math.h"
+#include "core/validate_parts.h"
 
 namespace gemm_int8 {
 namespace {
-
-bool is_float_input(DType d) {
-  return d == DType::kFloat32 || d == DType::kBFloat16 || d == DType::kFloat16;
-}
-
-struct Range {
-  uintptr_t begin = 0, end = 0;
-  bool overlaps(const Range& o) const {
-    return begin != end && o.begin != o.end && begin < o.end && o.begin < end;
-  }
-};
-
-template <typename View>
-Range range_of(const View& v) {
-  if (v.rows == 0 || v.cols == 0) return {};
-  const auto begin = reinterpret_cast<uintptr_t>(v.data);
-  const auto last =
-      static_cast<uintptr_t>((v.rows - 1) * v.row_stride + (v.cols - 1) * v.col_stride);
-  return {begin, begin + (last + 1) * dtype_size(v.dtype)};
-}
-
-Range range_of(const void* data, int64_t count, size_t size) {
-  const auto begin = reinterpret_cast<uintptr_t>(data);
-  return {begin, begin + static_cast<uintptr_t>(count) * size};
-}
 
 template <typename T>
 float load(const void* base, int64_t offset);
@@ -127,9 +103,9 @@ Status validate_transpose(const QuantizeProblem& p) {
       check_output("qt", p.qt, p.x.cols, p.x.rows, "x's transposed shape", p.x));
   const int64_t groups = transposed_groups(p);
   GEMM_INT8_RETURN_IF_ERROR(check_scales("qt_scales", p.qt_scales, groups));
-  const Range x = range_of(p.x), q = range_of(p.q), qt = range_of(p.qt);
-  const Range scales = range_of(p.scales, quantize_groups(p), sizeof(float));
-  const Range qt_scales = range_of(p.qt_scales, groups, sizeof(float));
+  const ByteRange x = byte_range(p.x), q = byte_range(p.q), qt = byte_range(p.qt);
+  const ByteRange scales = byte_range(p.scales, quantize_groups(p), sizeof(float));
+  const ByteRange qt_scales = byte_range(p.qt_scales, groups, sizeof(float));
   if (qt.overlaps(x) || qt.overlaps(q) || qt.overlaps(scales))
     return Status::value_error("qt overlaps x, q or scales in memory");
   if (qt_scales.overlaps(x) || qt_scales.overlaps(q) || qt_scales.overlaps(scales) ||
@@ -192,9 +168,9 @@ Status validate_quantize(const QuantizeProblem& p) {
   if (reinterpret_cast<uintptr_t>(p.zero_points) % sizeof(int32_t) != 0)
     return Status::value_error(
         "zero_points: data pointer is not aligned to its 4-byte element size");
-  const Range x = range_of(p.x), q = range_of(p.q);
-  const Range scales = range_of(p.scales, groups, sizeof(float));
-  const Range zps = range_of(p.zero_points, p.asymmetric ? groups : 0, sizeof(int32_t));
+  const ByteRange x = byte_range(p.x), q = byte_range(p.q);
+  const ByteRange scales = byte_range(p.scales, groups, sizeof(float));
+  const ByteRange zps = byte_range(p.zero_points, p.asymmetric ? groups : 0, sizeof(int32_t));
   if (q.overlaps(x)) return Status::value_error("q overlaps x in memory");
   if (scales.overlaps(x) || scales.overlaps(q))
     return Status::value_error("scales overlaps x or q in memory");

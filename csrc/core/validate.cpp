@@ -8,27 +8,9 @@
 #include <utility>
 
 #include "core/messages.h"
+#include "core/validate_parts.h"
 
 namespace gemm_int8 {
-namespace {
-
-// Byte range [begin, end) a view touches; empty views touch nothing.
-struct ByteRange {
-  uintptr_t begin = 0, end = 0;
-  bool empty() const { return begin == end; }
-  bool overlaps(const ByteRange& o) const {
-    return !empty() && !o.empty() && begin < o.end && o.begin < end;
-  }
-};
-
-template <typename View>
-ByteRange byte_range(const View& v) {
-  if (v.rows == 0 || v.cols == 0) return {};
-  const uint64_t last = static_cast<uint64_t>(v.rows - 1) * static_cast<uint64_t>(v.row_stride) +
-                        static_cast<uint64_t>(v.cols - 1) * static_cast<uint64_t>(v.col_stride);
-  const auto begin = reinterpret_cast<uintptr_t>(v.data);
-  return {begin, begin + (last + 1) * dtype_size(v.dtype)};
-}
 
 // Output elements must not share memory, or the result depends on write order.
 Status check_no_internal_overlap(const MutableMatrixView& out) {
@@ -46,11 +28,6 @@ Status check_no_internal_overlap(const MutableMatrixView& out) {
                                    ") make elements of shape ", shape_of(out),
                                    " overlap; out must not be an expanded view"));
   return {};
-}
-
-bool is_out_dtype(DType d) {
-  return d == DType::kBFloat16 || d == DType::kFloat16 || d == DType::kFloat32 ||
-         d == DType::kInt32;
 }
 
 // A per-tensor (size 1) or per-row (size `rows`, `what` names the rows)
@@ -76,10 +53,21 @@ Status check_vector(const char* name, const VectorView& v, DType dtype, int64_t 
   return {};
 }
 
+ByteRange byte_range(const void* data, int64_t count, size_t size) {
+  const auto begin = reinterpret_cast<uintptr_t>(data);
+  return {begin, begin + static_cast<uintptr_t>(count) * size};
+}
+
 ByteRange byte_range(const VectorView& v) {
   if (!v.present() || v.size == 0) return {};
-  const auto begin = reinterpret_cast<uintptr_t>(v.data);
-  return {begin, begin + static_cast<uintptr_t>(v.size) * dtype_size(v.dtype)};
+  return byte_range(v.data, v.size, dtype_size(v.dtype));
+}
+
+namespace {
+
+bool is_out_dtype(DType d) {
+  return d == DType::kBFloat16 || d == DType::kFloat16 || d == DType::kFloat32 ||
+         d == DType::kInt32;
 }
 
 Status check_epilogue(const GemmProblem& p) {
