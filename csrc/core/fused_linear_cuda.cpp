@@ -7,27 +7,24 @@
 #include "kernels/fused_linear/launcher.h"
 
 namespace gemm_int8 {
-namespace {
 
 // Opt-in (GEMM_INT8_FUSED_LINEAR=1, read per call like GEMM_INT8_FORCE_KERNEL):
 // on the H200 the fused kernel measured no faster than quantize + scaled_mm
 // at one row and slower from two rows on (docs/performance.md, "Issue 10 —
 // fused decode linear"). A forced kernel turns it off, so that it runs what
 // it names.
-bool fusion_allowed() {
+bool fused_linear_enabled() {
   const char* env = std::getenv("GEMM_INT8_FUSED_LINEAR");
   const char* forced = std::getenv("GEMM_INT8_FORCE_KERNEL");
   return env != nullptr && std::strcmp(env, "1") == 0 && (forced == nullptr || *forced == '\0');
 }
-
-}  // namespace
 
 Status fused_linear_cuda(const LinearProblem& p, cudaStream_t stream, bool* ran) {
   *ran = false;
   GEMM_INT8_RETURN_IF_ERROR(validate_linear(p));
   if (p.x.device.kind != Device::Kind::kCuda)
     return Status::value_error("x: the CUDA path needs CUDA memory, x is on cpu");
-  if (!fusion_allowed()) return {};
+  if (!fused_linear_enabled()) return {};
 #ifdef GEMM_INT8_HAS_SM90
   ScopedDevice on_device(p.x.device.index);
   GEMM_INT8_RETURN_IF_ERROR(on_device.status());

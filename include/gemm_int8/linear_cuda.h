@@ -15,4 +15,8 @@ namespace gemm_int8 {
 // the same bits. Needs no workspace; never synchronizes.
 Status fused_linear_cuda(const LinearProblem& problem, cudaStream_t stream, bool* ran);
 
+// Whether fusion is switched on (GEMM_INT8_FUSED_LINEAR=1 and no
+// GEMM_INT8_FORCE_KERNEL): callers need not build a problem otherwise.
+bool fused_linear_enabled();
+
 }  // namespace gemm_int8
