@@ -18,6 +18,7 @@
 #include "core/quantize_math.h"
 #include "kernels/common/float_inputs.cuh"
 #include "kernels/common/quantize_transpose.h"
+#include "kernels/common/quantize_vectors.cuh"
 
 namespace gemm_int8::kernels {
 namespace {
@@ -90,25 +91,6 @@ struct Block {
     return to_float(reinterpret_cast<const T*>(raw[i])[j]);
   }
 };
-
-__device__ __forceinline__ uint32_t abs_bits(float v) { return __float_as_uint(v) & 0x7fffffffu; }
-
-__device__ __forceinline__ uint32_t warp_max(uint32_t v) {
-  for (int offset = 16; offset > 0; offset /= 2)
-    v = max(v, __shfl_xor_sync(0xffffffffu, v, offset));
-  return v;
-}
-
-__device__ __forceinline__ float scale_of(uint32_t key) {
-  QuantStats s;
-  s.hi = __uint_as_float(key);
-  return quant_params<false>(s).scale;
-}
-
-__device__ __forceinline__ QuantParams params_of(uint32_t key) {
-  const float scale = scale_of(key);
-  return {scale, 0, reciprocal_for_divide(scale)};
-}
 
 // Pass 1: each block walks a strip of row tiles of one column tile, keeping
 // its columns' maxima in registers; rows publish per tile (a warp-wide max),
@@ -234,20 +216,21 @@ __global__ void __launch_bounds__(kThreads, 2)
     Block<T> block;
     block.load(in, r, c);
     // The first tile row and column publish the scales (pure functions of the keys).
-    if (kPerTensor && t == 0 && threadIdx.x == 0) *o.scales = *o.qt_scales = scale_of(*row_keys);
+    if (kPerTensor && t == 0 && threadIdx.x == 0)
+      *o.scales = *o.qt_scales = params_of_abs_max(*row_keys).scale;
     if (!kPerTensor && c0 == 0 && threadIdx.x < kTileRows && r0 + threadIdx.x < in.rows)
-      o.scales[r0 + threadIdx.x] = scale_of(row_keys[r0 + threadIdx.x]);
+      o.scales[r0 + threadIdx.x] = params_of_abs_max(row_keys[r0 + threadIdx.x]).scale;
     if (!kPerTensor && r0 == 0 && c0 + threadIdx.x < in.cols)
-      o.qt_scales[c0 + threadIdx.x] = scale_of(col_keys[c0 + threadIdx.x]);
+      o.qt_scales[c0 + threadIdx.x] = params_of_abs_max(col_keys[c0 + threadIdx.x]).scale;
     QuantParams col[kChunk];
 #pragma unroll
     for (int j = 0; j < kChunk; ++j)
-      col[j] = params_of(kPerTensor ? *col_keys : (c + j < in.cols ? col_keys[c + j] : 0u));
+      col[j] = params_of_abs_max(kPerTensor ? *col_keys : (c + j < in.cols ? col_keys[c + j] : 0u));
     QuantParams row[kRowsPerWarp];
     bool finite = true;  // every group here takes the branch-free rounding
 #pragma unroll
     for (int i = 0; i < kRowsPerWarp; ++i) {
-      row[i] = kPerTensor ? col[0] : params_of(r + i < in.rows ? row_keys[r + i] : 0u);
+      row[i] = kPerTensor ? col[0] : params_of_abs_max(r + i < in.rows ? row_keys[r + i] : 0u);
       finite &= row[i].inv_scale != 0.0f;
     }
 #pragma unroll

@@ -35,16 +35,32 @@ __device__ __forceinline__ void quantize_vector(const int4& v, const QuantParams
   }
 }
 
-// max |v[i]| of a 16-byte vector as a bit pattern: |v| as bits orders like
-// |v| and puts every NaN above inf, so an integer max is NaN-sticky.
+// |v| as a bit pattern: it orders like |v| and puts every NaN above inf, so
+// an integer max of these is the NaN-sticky maximum of QuantStats::add.
+__device__ __forceinline__ uint32_t abs_bits(float v) { return __float_as_uint(v) & 0x7fffffffu; }
+
+// max |v[i]| of a 16-byte vector, as abs_bits.
 template <typename T>
 __device__ __forceinline__ uint32_t abs_bits_max(const int4& v) {
   const T* e = reinterpret_cast<const T*>(&v);
   uint32_t bits = 0;
 #pragma unroll
   for (int i = 0; i < 16 / static_cast<int>(sizeof(T)); ++i)
-    bits = max(bits, __float_as_uint(to_float(e[i])) & 0x7fffffffu);
+    bits = max(bits, abs_bits(to_float(e[i])));
   return bits;
+}
+
+__device__ __forceinline__ uint32_t warp_max(uint32_t v) {
+  for (int offset = 16; offset > 0; offset /= 2)
+    v = max(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  return v;
+}
+
+// The symmetric parameters of a group whose |x| maximum is `bits` (abs_bits).
+__device__ __forceinline__ QuantParams params_of_abs_max(uint32_t bits) {
+  QuantStats s;
+  s.hi = __uint_as_float(bits);
+  return quant_params<false>(s);
 }
 
 template <typename T, bool kAsymmetric>

@@ -88,15 +88,13 @@ __device__ void quantize_rows(const In* x, int64_t ld_x, int rows, int k, int8_t
 #pragma unroll
     for (int u = 0; u < kBatch; ++u) {
       if (base + u >= items) break;
-      const uint32_t bits = __reduce_max_sync(0xffffffffu, abs_bits_max<In>(v[u]));
+      const uint32_t bits = warp_max(abs_bits_max<In>(v[u]));
       if (lane == 0) atomicMax(&row_bits[(base + u) / per_row], bits);
     }
   }
   named_barrier_sync(1, Consumers * 32);
   if (threadIdx.x < rows) {
-    QuantStats s;
-    s.add<false>(__uint_as_float(row_bits[threadIdx.x]));
-    params[threadIdx.x] = quant_params<false>(s);
+    params[threadIdx.x] = params_of_abs_max(row_bits[threadIdx.x]);
     scales[threadIdx.x] = params[threadIdx.x].scale;
   }
   named_barrier_sync(1, Consumers * 32);
