@@ -301,12 +301,17 @@ def run(args, device) -> dict:
                     results, stopped)  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_command_line(argv: list[str] | None, build_parser):
+    """(args, device) of a layers-style benchmark; args.argv keeps the arguments."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = argv
-    device = _pick_device(args, parser)
+    return args, _pick_device(args, parser)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, device = parse_command_line(argv, build_parser)
     if device.type == "cpu" and "graph" in args.modes:
         args.modes = [m for m in args.modes if m != "graph"] or ["eager"]
         _say("CPU: CUDA graphs need a GPU; timing eager calls only")

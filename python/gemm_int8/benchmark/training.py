@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import argparse
 import copy
-import sys
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from gemm_int8.benchmark import layer_contenders as L
-from gemm_int8.benchmark.cli import _pick_device
 from gemm_int8.benchmark.layers import (  # FLAG_ABOVE re-exported: what _time flags rows above
     FLAG_ABOVE,
     _check_device,
@@ -31,6 +29,7 @@ from gemm_int8.benchmark.layers import (  # FLAG_ABOVE re-exported: what _time f
     build_contenders,
     document,
     finish,
+    parse_command_line,
     run_head,
     run_token_counts,
     timing_setup,
@@ -206,11 +205,7 @@ def run(args, device) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.argv = argv
-    device = _pick_device(args, parser)
+    args, device = parse_command_line(argv, build_parser)
     doc = run(args, device)
     return finish(doc, args.out_dir, "training", markdown_report, text_report, wrong_rows)
 
