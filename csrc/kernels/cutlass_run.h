@@ -3,8 +3,11 @@
 #pragma once
 
 #include <cutlass/cutlass.h>
+#include <cutlass/device_kernel.h>
 #include <cutlass/numeric_types.h>
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 
 #include "kernels/launchers.h"
@@ -20,6 +23,13 @@ using f32 = float;
 using i32 = int32_t;
 }  // namespace cutlass_out
 
+inline Status cutlass_error(const char* name, cutlass::Status st) {
+  const cudaError_t err = cudaGetLastError();
+  std::string message = std::string(name) + ": " + cutlassGetStatusString(st);
+  if (err != cudaSuccess) message += std::string(" (") + cudaGetErrorString(err) + ")";
+  return Status::cuda_error(message);
+}
+
 // `check` is what can_implement sees; it differs from `args` only where the
 // caller knows better than CUTLASS's conservative checks (see sm90_gemm.cuh).
 template <typename Operator>
@@ -29,12 +39,47 @@ Status run_cutlass(const char* name, const typename Operator::Arguments& args, v
   cutlass::Status st = op.can_implement(check ? *check : args);
   if (st == cutlass::Status::kSuccess) st = op.initialize(args, workspace, stream);
   if (st == cutlass::Status::kSuccess) st = op.run(stream);
-  if (st != cutlass::Status::kSuccess) {
-    const cudaError_t err = cudaGetLastError();
-    std::string message = std::string(name) + ": " + cutlassGetStatusString(st);
-    if (err != cudaSuccess) message += std::string(" (") + cudaGetErrorString(err) + ")";
-    return Status::cuda_error(message);
+  if (st != cutlass::Status::kSuccess) return cutlass_error(name, st);
+  return launch_status(name);
+}
+
+// Raises Kernel's dynamic shared-memory limit on the current device (ordinal
+// `device`), once per device: the attribute never changes, and
+// GemmUniversalAdapter::initialize setting it on every call cost 2.2 us of
+// host time per call on the H200 host (docs/performance.md, "Issue 12 —
+// host overhead").
+template <typename Kernel>
+cudaError_t allow_shared_memory_once(int device) {
+  constexpr int kBytes = static_cast<int>(Kernel::SharedStorageSize);
+  if constexpr (kBytes < (48 << 10)) {
+    return cudaSuccess;
+  } else {
+    static std::atomic<uint64_t> done{0};
+    const uint64_t bit = device >= 0 && device < 64 ? uint64_t{1} << device : 0;
+    if (bit != 0 && (done.load(std::memory_order_acquire) & bit) != 0) return cudaSuccess;
+    const cudaError_t err = cudaFuncSetAttribute(
+        cutlass::device_kernel<Kernel>, cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes);
+    if (err == cudaSuccess) done.fetch_or(bit, std::memory_order_release);
+    return err;
   }
+}
+
+// A CUTLASS 3.x GemmUniversalAdapter, run as its initialize + run would but
+// with the shared-memory attribute set once per device (above).
+template <typename Adapter>
+Status run_cutlass3(const char* name, const typename Adapter::Arguments& args, void* workspace,
+                    cudaStream_t stream, int device, const typename Adapter::Arguments& check) {
+  using Kernel = typename Adapter::GemmKernel;
+  cutlass::Status st = Adapter::can_implement(check);
+  if (st == cutlass::Status::kSuccess)
+    st = Kernel::initialize_workspace(args, workspace, stream, nullptr);
+  if (st == cutlass::Status::kSuccess && allow_shared_memory_once<Kernel>(device) != cudaSuccess)
+    st = cutlass::Status::kErrorInternal;
+  if (st == cutlass::Status::kSuccess) {
+    typename Kernel::Params params = Kernel::to_underlying_arguments(args, workspace);
+    st = Adapter::run(params, stream);
+  }
+  if (st != cutlass::Status::kSuccess) return cutlass_error(name, st);
   return launch_status(name);
 }
 

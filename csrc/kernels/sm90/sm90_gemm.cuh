@@ -90,7 +90,7 @@ struct TmaGemm {
     DenseGemm aligned = g;
     aligned.n = (g.n + kDenseAlignN - 1) / kDenseAlignN * kDenseAlignN;
     const typename Gemm::Arguments check = arguments(aligned);
-    return run_cutlass<Gemm>(name, arguments(g), workspace, stream, &check);
+    return run_cutlass3<Gemm>(name, arguments(g), workspace, stream, g.device, check);
   }
 };
 
