@@ -38,6 +38,7 @@ add_library(gemm_int8_cuda STATIC
   csrc/kernels/common/row_sums.cu
   csrc/kernels/common/quantize.cu
   csrc/kernels/common/quantize_transpose.cu
+  csrc/kernels/common/hadamard.cu
   csrc/kernels/simt/simt_gemm.cu)
 target_include_directories(gemm_int8_cuda PUBLIC include PRIVATE csrc)
 target_link_libraries(gemm_int8_cuda PUBLIC gemm_int8_host CUDA::cudart PRIVATE gemm_int8_cutlass)
@@ -50,7 +51,8 @@ target_compile_options(gemm_int8_cuda PRIVATE
 set_source_files_properties(csrc/kernels/common/staging.cu csrc/kernels/simt/simt_gemm.cu
   PROPERTIES COMPILE_OPTIONS "${GEMM_INT8_GENCODE_ALL}")
 set_source_files_properties(csrc/kernels/common/row_sums.cu csrc/kernels/common/quantize.cu
-  csrc/kernels/common/quantize_transpose.cu PROPERTIES COMPILE_OPTIONS "${GEMM_INT8_GENCODE_ALL}")
+  csrc/kernels/common/quantize_transpose.cu csrc/kernels/common/hadamard.cu
+  PROPERTIES COMPILE_OPTIONS "${GEMM_INT8_GENCODE_ALL}")
 foreach(family sm80 sm90)
   string(TOUPPER "${family}" upper)
   if(GEMM_INT8_GENCODE_${upper})

@@ -151,3 +151,72 @@ def reference_quantize(x: torch.Tensor, granularity: str = "row", asymmetric: bo
     if asymmetric:
         result.append(zp.reshape(shape))
     return tuple(result)
+
+
+def _paley_hadamard(q: int) -> list[list[int]]:
+    """Paley's second construction over GF(q), q in {5, 9, 13}: a symmetric
+    Hadamard matrix of order 2(q + 1) (GF(9) = GF(3)[i] with i^2 = -1)."""
+    if q == 9:
+        elements = [(a, b) for a in range(3) for b in range(3)]
+
+        def sub(u, v):
+            return ((u[0] - v[0]) % 3, (u[1] - v[1]) % 3)
+
+        def mul(u, v):
+            return ((u[0] * v[0] - u[1] * v[1]) % 3, (u[0] * v[1] + u[1] * v[0]) % 3)
+
+        zero = (0, 0)
+    else:
+        elements = list(range(q))
+
+        def sub(u, v):
+            return (u - v) % q
+
+        def mul(u, v):
+            return (u * v) % q
+
+        zero = 0
+    squares = {mul(e, e) for e in elements if e != zero}
+
+    def chi(e):
+        return 0 if e == zero else (1 if e in squares else -1)
+
+    n = q + 1
+    conference = [[0] + [1] * q] + [[1] + [chi(sub(b, a)) for b in elements] for a in elements]
+    block_c, block_i = [[1, 1], [1, -1]], [[1, -1], [-1, -1]]
+    return [
+        [
+            conference[i // 2][j // 2] * block_c[i % 2][j % 2]
+            + (block_i[i % 2][j % 2] if i // 2 == j // 2 else 0)
+            for j in range(2 * n)
+        ]
+        for i in range(2 * n)
+    ]
+
+
+def reference_hadamard(x: torch.Tensor) -> torch.Tensor:
+    """gemm_int8/hadamard.h's rotation in float32 with its order of operations
+    (each butterfly output is one float32 add, the dense factor sums a = 0..m-1
+    from +0.0), so the result is bit-exact; returns float32 of x's shape."""
+    n = x.shape[-1]
+    m = next((m for m in (12, 20, 28) if n % m == 0 and (n // m) & (n // m - 1) == 0), 1)
+    p = n // m
+    assert p & (p - 1) == 0, f"unsupported n = {n}"
+    v = x.detach().cpu().to(torch.float32).reshape(-1, m, p).clone()
+    h = 1
+    while h < p:
+        blocks = v.reshape(v.shape[0], m, p // (2 * h), 2, h)
+        u, w = blocks[..., 0, :], blocks[..., 1, :]
+        v = torch.stack((u + w, u - w), dim=-2).reshape(v.shape[0], m, p)
+        h *= 2
+    if m > 1:
+        signs = _paley_hadamard({12: 5, 20: 9, 28: 13}[m])
+        rows = []
+        for out in range(m):
+            acc = torch.zeros_like(v[:, 0, :])
+            for a in range(m):
+                acc = acc - v[:, a, :] if signs[out][a] < 0 else acc + v[:, a, :]
+            rows.append(acc)
+        v = torch.stack(rows, dim=1)
+    norm = torch.tensor(1.0 / math.sqrt(n), dtype=torch.float64).to(torch.float32)
+    return (v.reshape(x.shape) * norm).to(torch.float32)

@@ -29,8 +29,9 @@ SCHEMAS = {
     "Tensor? y_scale, *, Tensor? bias=None, Tensor? x_zero_point=None, Tensor? y_sums=None, "
     "Tensor(a!) out) -> ()",
     "gemm_int8::row_sums": "row_sums(Tensor y) -> Tensor",
-    "gemm_int8::quantize": 'quantize(Tensor x, str granularity="row", *, bool asymmetric=False) '
-    "-> (Tensor, Tensor, Tensor?)",
+    "gemm_int8::quantize": 'quantize(Tensor x, str granularity="row", *, bool asymmetric=False, '
+    "bool hadamard=False) -> (Tensor, Tensor, Tensor?)",
+    "gemm_int8::hadamard": "hadamard(Tensor x) -> Tensor",
     "gemm_int8_CUDA::int8_matmul": "int8_matmul(Tensor A, Tensor B, float alpha) -> Tensor",
 }
 

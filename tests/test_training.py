@@ -143,7 +143,7 @@ def test_no_bias_and_frozen_inputs(gen):
     assert w.grad is not None and x.grad is None
 
 
-def _train(int8: bool, steps: int = 200) -> tuple[float, float]:
+def _train(int8: bool, steps: int = 200, **options) -> tuple[float, float]:
     g = torch.Generator().manual_seed(1234)
     x = torch.randn(512, 32, generator=g)
     teacher = torch.randn(32, 8, generator=g)
@@ -151,7 +151,7 @@ def _train(int8: bool, steps: int = 200) -> tuple[float, float]:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(32, 64), nn.GELU(), nn.Linear(64, 8))
     if int8:
-        assert convert(model, training=True, **ALL_INT8) == ["0", "2"]
+        assert convert(model, training=True, **ALL_INT8, **options) == ["0", "2"]
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     with torch.no_grad():
         initial = F.mse_loss(model(x), y).item()
@@ -175,6 +175,38 @@ def test_convergence_matches_float():
     assert abs(int8_final - float_final) <= 0.02 * float_final, (float_final, int8_final)
 
 
+def test_convergence_with_hadamard_matches_float():
+    # The same MLP with HALO's rotation on both layers (K = 32 and 64): final
+    # loss within 2% of float32's.
+    _, float_final = _train(False)
+    _, rotated_final = _train(True, hadamard=True)
+    assert abs(rotated_final - float_final) <= 0.02 * float_final, (float_final, rotated_final)
+
+
+def test_hadamard_gradients_match_the_rotated_reference(device, gen):
+    # K = 96 = 12 * 8. Forward: q(X R) q(W R)^T; backward on the rotated
+    # operands, then the rotation undone: dX = (q(dY) q((W R)^T)^T) R and
+    # dW = (q(dY^T) q((X R)^T)^T) R. Tolerances as in the unrotated test.
+    x, w, b, dy = operands(gen, device)
+    modes = dict(ALL_INT8, hadamard=True)
+    out, dx, dw, _ = grads(lambda *a: int8_linear(*a, **modes), x, w, b, dy)
+    _, fdx, fdw, _ = grads(F.linear, x, w, b, dy)
+    x2, dy2 = x.reshape(-1, 96), dy.reshape(-1, 40)
+    rotation = gemm_int8.hadamard(torch.eye(96, device=device)).double()
+    xr, wr = gemm_int8.hadamard(x2), gemm_int8.hadamard(w)
+    assert rel_err(out.reshape(-1, 40), deq(xr, "row") @ deq(wr, "row").T + b.double()) < 1e-5
+    assert rel_err(dx.reshape(-1, 96), deq(dy2, "row") @ deq(wr, "col") @ rotation) < 1e-5
+    assert rel_err(dw, deq(dy2, "col").T @ deq(xr, "col") @ rotation) < 1e-5
+    assert rel_err(dx, fdx) < 2e-2 and rel_err(dw, fdw) < 2e-2
+
+
+def test_hadamard_autograd_is_the_rotation(device, gen):
+    x = torch.randn((6, 28), generator=gen).to(device).requires_grad_()
+    g = torch.randn((6, 28), generator=gen).to(device)
+    gemm_int8.hadamard(x).backward(g)
+    assert torch.equal(x.grad, gemm_int8.hadamard(g))
+
+
 def test_bad_inputs():
     x, w = torch.randn(4, 16), torch.randn(8, 16)
     with pytest.raises(TypeError, match="weight"):
@@ -193,6 +225,12 @@ def test_bad_inputs():
         Int8TrainableLinear(16, 8, forward="int4")
     with pytest.raises(ValueError, match="training=True"):
         convert(nn.Sequential(nn.Linear(4, 4)), grad_weight="int8")
+    with pytest.raises(ValueError, match="training=True"):
+        convert(nn.Sequential(nn.Linear(4, 4)), hadamard=True)
+    with pytest.raises(ValueError, match="Hadamard rotation needs rows of n = 2"):
+        Int8TrainableLinear(36, 8, hadamard=True)
+    with pytest.raises(TypeError, match="hadamard: expected a bool"):
+        int8_linear(x, w, hadamard="yes")
 
 
 def test_module_from_linear_and_convert(gen):

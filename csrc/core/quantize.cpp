@@ -7,6 +7,7 @@
 #include "core/narrow_float.h"
 #include "core/quantize_math.h"
 #include "core/validate_parts.h"
+#include "gemm_int8/hadamard.h"
 
 namespace gemm_int8 {
 namespace {
@@ -176,6 +177,14 @@ Status validate_quantize(const QuantizeProblem& p) {
     return Status::value_error("scales overlaps x or q in memory");
   if (zps.overlaps(x) || zps.overlaps(q) || zps.overlaps(scales))
     return Status::value_error("zero_points overlaps x, q or scales in memory");
+  if (p.hadamard) {
+    if (p.granularity != Granularity::kRow || p.transpose)
+      return Status::value_error(
+          cat("hadamard: a rotation needs row granularity without a transpose, got ",
+              granularity_name(p.granularity), p.transpose ? " with a transpose" : ""));
+    HadamardSize size;
+    if (p.x.rows > 0) GEMM_INT8_RETURN_IF_ERROR(hadamard_size(p.x.cols, &size));
+  }
   return p.transpose ? validate_transpose(p) : Status{};
 }
 
@@ -183,10 +192,19 @@ Status quantize_cpu(const QuantizeProblem& problem) {
   GEMM_INT8_RETURN_IF_ERROR(validate_quantize(problem));
   if (problem.x.device.kind != Device::Kind::kHost)
     return Status::value_error("x: quantize_cpu needs host memory");
-  if (problem.asymmetric) {
-    dispatch_dtype<true>(problem);
+  QuantizeProblem p = problem;
+  std::vector<float> rotated;
+  if (p.hadamard && p.x.rows > 0) {  // the rotated rows in float32, then the plain rule
+    rotated.resize(static_cast<size_t>(p.x.rows * p.x.cols));
+    const HadamardProblem rotation{
+        p.x, {rotated.data(), DType::kFloat32, p.x.device, p.x.rows, p.x.cols, p.x.cols, 1}};
+    GEMM_INT8_RETURN_IF_ERROR(hadamard_cpu(rotation));
+    p.x = {rotated.data(), DType::kFloat32, p.x.device, p.x.rows, p.x.cols, p.x.cols, 1};
+  }
+  if (p.asymmetric) {
+    dispatch_dtype<true>(p);
   } else {
-    dispatch_dtype<false>(problem);
+    dispatch_dtype<false>(p);
   }
   if (problem.transpose) dispatch_dtype<false>(transposed_part(problem));
   return {};

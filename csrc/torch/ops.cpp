@@ -43,9 +43,14 @@ TORCH_LIBRARY(gemm_int8, m) {
   m.def("row_sums(Tensor y) -> Tensor");
   // float x (..., K) -> int8 values, float32 scales and (asymmetric) int32 zero
   // points per tensor, row or col; the rule of gemm_int8/quantize.h.
+  // hadamard: quantize each row rotated by the normalized Hadamard matrix
+  // (gemm_int8/hadamard.h), "row" granularity only.
   m.def(
-      "quantize(Tensor x, str granularity=\"row\", *, bool asymmetric=False) -> "
-      "(Tensor, Tensor, Tensor?)");
+      "quantize(Tensor x, str granularity=\"row\", *, bool asymmetric=False, "
+      "bool hadamard=False) -> (Tensor, Tensor, Tensor?)");
+  // x (..., n) rotated along its last dimension by the normalized Hadamard
+  // matrix of order n (its own inverse), in x's dtype.
+  m.def("hadamard(Tensor x) -> Tensor");
   // quantize (symmetric, "row" or "tensor") that also returns x's transpose
   // (K, M) quantized per column of x (or with the tensor's scale): the
   // K-major operand of the GEMMs that reduce over x's rows (training's dW).

@@ -1,6 +1,7 @@
 #include <torch/library.h>
 
 #include "gemm_int8/cpu.h"
+#include "gemm_int8/hadamard.h"
 #include "gemm_int8/row_sums.h"
 #include "ops_impl.h"
 #include "quantize_common.h"
@@ -18,8 +19,10 @@ at::Tensor row_sums_op(const at::Tensor& y) {
   return out;
 }
 
-QuantizeResult quantize_op(const at::Tensor& x, c10::string_view granularity, bool asymmetric) {
-  QuantizeCall call(x, std::string_view(granularity.data(), granularity.size()), asymmetric);
+QuantizeResult quantize_op(const at::Tensor& x, c10::string_view granularity, bool asymmetric,
+                           bool hadamard) {
+  QuantizeCall call(x, std::string_view(granularity.data(), granularity.size()), asymmetric, false,
+                    hadamard);
   throw_if_error(quantize_cpu(call.problem));
   return call.result();
 }
@@ -29,6 +32,12 @@ QuantizeTransposeResult quantize_with_transpose_op(const at::Tensor& x,
   QuantizeCall call(x, std::string_view(granularity.data(), granularity.size()), false, true);
   throw_if_error(quantize_cpu(call.problem));
   return call.transpose_result();
+}
+
+at::Tensor hadamard_op(const at::Tensor& x) {
+  HadamardCall call(x);
+  throw_if_error(hadamard_cpu(call.problem));
+  return call.out;
 }
 
 }  // namespace
@@ -41,6 +50,7 @@ TORCH_LIBRARY_IMPL(gemm_int8, CPU, m) {
   m.impl("row_sums", &row_sums_op);
   m.impl("quantize", &quantize_op);
   m.impl("quantize_with_transpose", &quantize_with_transpose_op);
+  m.impl("hadamard", &hadamard_op);
   m.impl("quantized_linear", &quantized_linear<compute_cpu, quantize_op>);
 }
 

@@ -3,6 +3,7 @@
 #include <torch/library.h>
 
 #include "gemm_int8/cuda.h"
+#include "gemm_int8/hadamard_cuda.h"
 #include "gemm_int8/linear_cuda.h"
 #include "gemm_int8/quantize_cuda.h"
 #include "gemm_int8/row_sums_cuda.h"
@@ -49,9 +50,11 @@ void run_quantize(const QuantizeCall& call, const at::Tensor& x) {
                                at::cuda::getCurrentCUDAStream(x.get_device()).stream()));
 }
 
-QuantizeResult quantize_op(const at::Tensor& x, c10::string_view granularity, bool asymmetric) {
+QuantizeResult quantize_op(const at::Tensor& x, c10::string_view granularity, bool asymmetric,
+                           bool hadamard) {
   c10::cuda::CUDAGuard guard(x.device());
-  QuantizeCall call(x, std::string_view(granularity.data(), granularity.size()), asymmetric);
+  QuantizeCall call(x, std::string_view(granularity.data(), granularity.size()), asymmetric, false,
+                    hadamard);
   run_quantize(call, x);
   return call.result();
 }
@@ -62,6 +65,14 @@ QuantizeTransposeResult quantize_with_transpose_op(const at::Tensor& x,
   QuantizeCall call(x, std::string_view(granularity.data(), granularity.size()), false, true);
   run_quantize(call, x);
   return call.transpose_result();
+}
+
+at::Tensor hadamard_op(const at::Tensor& x) {
+  c10::cuda::CUDAGuard guard(x.device());
+  HadamardCall call(x);
+  throw_if_error(
+      hadamard_cuda(call.problem, at::cuda::getCurrentCUDAStream(x.get_device()).stream()));
+  return call.out;
 }
 
 // Decode-sized layers run as one kernel that quantizes x itself when fusion
@@ -90,6 +101,7 @@ TORCH_LIBRARY_IMPL(gemm_int8, CUDA, m) {
   m.impl("row_sums", &row_sums_op);
   m.impl("quantize", &quantize_op);
   m.impl("quantize_with_transpose", &quantize_with_transpose_op);
+  m.impl("hadamard", &hadamard_op);
   m.impl("quantized_linear", &quantized_linear<compute_cuda, quantize_op, fused_linear_op>);
 }
 

@@ -66,7 +66,7 @@ using FusedLinear = bool (*)(const at::Tensor& x, const at::Tensor& weight,
 // The weight's arguments are checked here, under their own names; the GEMM
 // would call them y and y_scale.
 template <Status (*compute)(const GemmProblem&),
-          QuantizeResult (*quantize)(const at::Tensor&, c10::string_view, bool),
+          QuantizeResult (*quantize)(const at::Tensor&, c10::string_view, bool, bool),
           FusedLinear fused = nullptr>
 at::Tensor quantized_linear(const at::Tensor& x, const at::Tensor& weight,
                             const at::Tensor& weight_scale, const OptTensor& bias) {
@@ -94,7 +94,7 @@ at::Tensor quantized_linear(const at::Tensor& x, const at::Tensor& weight,
     at::Tensor out;
     if (fused(x, weight, weight_scale, bias, &out)) return out;
   }
-  const auto [q, scales, zero_points] = quantize(x, "row", false);
+  const auto [q, scales, zero_points] = quantize(x, "row", false, false);
   const at::Tensor x_scale = scales.view({-1});
   const EpilogueArgs epilogue{1.0, &x_scale, &weight_scale, optional_arg(bias)};
   return gemm_new(q, weight, epilogue, x.scalar_type(), compute);

@@ -30,16 +30,22 @@ std::vector<int64_t> scale_shape(const at::Tensor& x, Granularity granularity) {
   return shape;
 }
 
-}  // namespace
-
-QuantizeCall::QuantizeCall(const at::Tensor& x, std::string_view granularity, bool asymmetric,
-                           bool transpose) {
-  const Granularity g = parse_granularity(granularity);
+// x (..., K) as (M, K): a view where the strides allow, else a copy.
+at::Tensor rows_of(const at::Tensor& x) {
   TORCH_CHECK_VALUE(x.dim() >= 1,
                     "x: expected a tensor of shape (..., K), got a 0-d tensor; reshape it to (1,)");
   int64_t rows = 1;
   for (int64_t i = 0; i + 1 < x.dim(); ++i) rows *= x.size(i);
-  x2d = x.dim() == 2 ? x : x.reshape({rows, x.size(-1)});
+  return x.dim() == 2 ? x : x.reshape({rows, x.size(-1)});
+}
+
+}  // namespace
+
+QuantizeCall::QuantizeCall(const at::Tensor& x, std::string_view granularity, bool asymmetric,
+                           bool transpose, bool hadamard) {
+  const Granularity g = parse_granularity(granularity);
+  x2d = rows_of(x);
+  const int64_t rows = x2d.size(0);
   problem.x = matrix_view(x2d, "x");  // names an unsupported dtype or device before allocating
   q = at::empty(x.sizes(), x.options().dtype(at::kChar));
   const auto shape = scale_shape(x, g);
@@ -51,6 +57,7 @@ QuantizeCall::QuantizeCall(const at::Tensor& x, std::string_view granularity, bo
       asymmetric && zero_points.numel() ? zero_points.data_ptr<int32_t>() : nullptr;
   problem.granularity = g;
   problem.asymmetric = asymmetric;
+  problem.hadamard = hadamard;
   if (!transpose) return;
   qt = at::empty({x2d.size(1), rows}, x.options().dtype(at::kChar));
   qt_scales = g == Granularity::kTensor ? at::empty({}, scales.options())
@@ -58,6 +65,13 @@ QuantizeCall::QuantizeCall(const at::Tensor& x, std::string_view granularity, bo
   problem.transpose = true;
   problem.qt = mutable_matrix_view(qt, "qt");
   problem.qt_scales = qt_scales.numel() ? qt_scales.data_ptr<float>() : nullptr;
+}
+
+HadamardCall::HadamardCall(const at::Tensor& x) {
+  x2d = rows_of(x);
+  problem.x = matrix_view(x2d, "x");
+  out = at::empty(x.sizes(), x.options());
+  problem.out = mutable_matrix_view(out.view(x2d.sizes()), "out");
 }
 
 QuantizeResult QuantizeCall::result() const {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <tuple>
 
+#include "gemm_int8/hadamard.h"
 #include "gemm_int8/quantize.h"
 
 namespace gemm_int8::torch_ops {
@@ -25,9 +26,18 @@ struct QuantizeCall {
   QuantizeProblem problem;
 
   QuantizeCall(const at::Tensor& x, std::string_view granularity, bool asymmetric,
-               bool transpose = false);
+               bool transpose = false, bool hadamard = false);
   QuantizeResult result() const;
   QuantizeTransposeResult transpose_result() const;
+};
+
+// gemm_int8::hadamard: out (x's shape and dtype, contiguous) and the core
+// problem over x viewed (or copied) as (M, n).
+struct HadamardCall {
+  at::Tensor x2d, out;
+  HadamardProblem problem;
+
+  explicit HadamardCall(const at::Tensor& x);
 };
 
 }  // namespace gemm_int8::torch_ops

@@ -32,6 +32,10 @@ struct QuantizeProblem {
   int32_t* zero_points = nullptr;  // int32, as many; asymmetric only (null otherwise)
   Granularity granularity = Granularity::kRow;
   bool asymmetric = false;
+  // Rotate each row (kRow only) by the normalized Hadamard matrix of
+  // gemm_int8/hadamard.h before quantizing it: q and scales are those of the
+  // float32 rotated row, which is never rounded to x's dtype.
+  bool hadamard = false;
 
   // With `transpose` (symmetric, kRow or kTensor only), the same call also
   // writes qt: x's transpose (C, R), quantized along its own rows (x's

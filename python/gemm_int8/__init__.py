@@ -6,6 +6,7 @@ _library.load()
 
 from gemm_int8 import nn  # noqa: E402
 from gemm_int8.ops import (  # noqa: E402
+    hadamard,
     matmul,
     quantize,
     quantize_with_transpose,
@@ -16,6 +17,7 @@ from gemm_int8.ops import (  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = [
+    "hadamard",
     "matmul",
     "nn",
     "quantize",

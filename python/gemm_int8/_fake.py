@@ -111,10 +111,14 @@ def quantize_scale_shape(x: torch.Tensor, granularity: str) -> list:
 
 
 @torch.library.register_fake("gemm_int8::quantize")
-def _quantize(x, granularity="row", *, asymmetric=False):
+def _quantize(x, granularity="row", *, asymmetric=False, hadamard=False):
     torch._check(
         granularity in ("tensor", "row", "col"),
         lambda: f"granularity: expected 'tensor', 'row' or 'col', got {granularity!r}",
+    )
+    torch._check(
+        not hadamard or granularity == "row",
+        lambda: f"hadamard: a rotation needs row granularity, got {granularity}",
     )
     torch._check(x.dim() >= 1, lambda: "x: expected a tensor of shape (..., K), got a 0-d tensor")
     torch._check(
@@ -126,6 +130,16 @@ def _quantize(x, granularity="row", *, asymmetric=False):
     scales = x.new_empty(shape, dtype=torch.float32)
     zero_points = x.new_empty(shape, dtype=torch.int32) if asymmetric else None
     return q, scales, zero_points
+
+
+@torch.library.register_fake("gemm_int8::hadamard")
+def _hadamard(x):
+    torch._check(x.dim() >= 1, lambda: "x: expected a tensor of shape (..., n), got a 0-d tensor")
+    torch._check(
+        x.dtype in _QUANTIZE_INPUTS,
+        lambda: f"x: expected float32, bfloat16 or float16, got {x.dtype}",
+    )
+    return x.new_empty(x.shape)
 
 
 @torch.library.register_fake("gemm_int8::quantize_with_transpose")

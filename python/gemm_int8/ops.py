@@ -13,7 +13,14 @@ import torch
 
 from gemm_int8 import _fake  # noqa: F401  (registers the fake implementations)
 
-__all__ = ["matmul", "quantize", "quantize_with_transpose", "row_sums", "scaled_mm"]
+__all__ = ["hadamard", "matmul", "quantize", "quantize_with_transpose", "row_sums", "scaled_mm"]
+
+# The op overloads, looked up once: the common calls below go straight to
+# them, positionally, since the argument checks and keyword parsing cost about
+# a microsecond per call of an eager decode step (docs/performance.md, "Issue
+# 12 — host overhead").
+_MATMUL = torch.ops.gemm_int8.matmul.default
+_SCALED_MM = torch.ops.gemm_int8.scaled_mm.default
 
 
 def _name(dtype: torch.dtype) -> str:
@@ -57,6 +64,8 @@ def matmul(
     Returns:
         tensor of shape (..., N) (``out`` if given).
     """
+    if out is None and out_dtype is torch.bfloat16 and type(alpha) is float:
+        return _MATMUL(x, y, alpha)
     if isinstance(alpha, torch.Tensor):
         if alpha.dtype != torch.float32 or alpha.numel() != 1:
             raise TypeError(
@@ -81,7 +90,7 @@ def matmul(
             f"got {type(alpha).__name__}"
         )
     if out is None:
-        return torch.ops.gemm_int8.matmul.default(x, y, float(alpha), out_dtype=out_dtype)
+        return _MATMUL(x, y, float(alpha), out_dtype=out_dtype)
     _check_out(out, out_dtype)
     torch.ops.gemm_int8.matmul_out.default(x, y, float(alpha), out=out)
     return out
@@ -120,11 +129,13 @@ def scaled_mm(
     All tensors live on x's device; nothing is read on the host, so the call
     is capturable in CUDA graphs.
     """
+    if out is None and bias is None and x_zero_point is None and y_sums is None:
+        if out_dtype is torch.bfloat16:
+            return _SCALED_MM(x, y, x_scale, y_scale)
+        return _SCALED_MM(x, y, x_scale, y_scale, out_dtype=out_dtype)
     kwargs = {"bias": bias, "x_zero_point": x_zero_point, "y_sums": y_sums}
     if out is None:
-        return torch.ops.gemm_int8.scaled_mm.default(
-            x, y, x_scale, y_scale, out_dtype=out_dtype, **kwargs
-        )
+        return _SCALED_MM(x, y, x_scale, y_scale, out_dtype=out_dtype, **kwargs)
     _check_out(out, out_dtype)
     torch.ops.gemm_int8.scaled_mm_out.default(x, y, x_scale, y_scale, out=out, **kwargs)
     return out
@@ -136,7 +147,7 @@ def row_sums(y: torch.Tensor) -> torch.Tensor:
 
 
 def quantize(
-    x: torch.Tensor, granularity: str = "row", *, asymmetric: bool = False
+    x: torch.Tensor, granularity: str = "row", *, asymmetric: bool = False, hadamard: bool = False
 ) -> tuple[torch.Tensor, ...]:
     """Quantizes float ``x`` (..., K) to int8: ``(q, scale)``, or ``(q, scale, zero_point)``
     when ``asymmetric``, such that ``x ~= (q - zero_point) * scale``.
@@ -159,6 +170,10 @@ def quantize(
         x: float32, bfloat16 or float16, at least 1-D, any strides.
         granularity: ``"tensor"``, ``"row"`` or ``"col"``.
         asymmetric: use the full [-128, 127] range with an int32 zero point.
+        hadamard: quantize each row rotated by the normalized Hadamard matrix
+            (:func:`hadamard`, computed in float32 and never rounded to x's
+            dtype; ``"row"`` granularity only). Rotating both operands of a
+            GEMM along K leaves their product unchanged and spreads outliers.
 
     Returns:
         q: int8 of x's shape. scale: float32 of shape () (tensor),
@@ -169,9 +184,34 @@ def quantize(
     CUDA graphs); per-row quantization reads x once.
     """
     q, scale, zero_point = torch.ops.gemm_int8.quantize.default(
-        x, granularity, asymmetric=asymmetric
+        x, granularity, asymmetric=asymmetric, hadamard=hadamard
     )
     return (q, scale, zero_point) if asymmetric else (q, scale)
+
+
+def hadamard(x: torch.Tensor) -> torch.Tensor:
+    """``x @ H / sqrt(n)`` along x's last dimension (n values), in x's dtype.
+
+    ``H = H_m (x) H_p`` (Kronecker) with Sylvester's H_p (p = 2^k) and a fixed
+    symmetric Hadamard matrix H_m, m in {1, 12, 20, 28}: every n = m * 2^k up
+    to 32768 (4096, 5120 = 20 * 2^8, 12288 = 12 * 2^10, 14336 = 28 * 2^9).
+    The rotation is orthonormal and symmetric, hence its own inverse:
+    ``hadamard(hadamard(x)) ~= x`` and ``hadamard(a) @ hadamard(b).T ~= a @ b.T``.
+    Computed in float32 (butterflies, then the dense factor summed in a fixed
+    order, then one multiply by 1/sqrt(n)) with one rounding to x's dtype;
+    the CPU and CUDA paths give the same bits. HALO's outlier control and
+    rotated W8A8 inference (:func:`quantize` with ``hadamard=True``).
+    """
+    return torch.ops.gemm_int8.hadamard.default(x)
+
+
+def _hadamard_backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+    # The rotation is linear, symmetric and orthonormal: its vector-Jacobian
+    # product is the rotation itself.
+    return torch.ops.gemm_int8.hadamard.default(grad)
+
+
+torch.library.register_autograd("gemm_int8::hadamard", _hadamard_backward)
 
 
 def quantize_with_transpose(

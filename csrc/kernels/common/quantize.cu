@@ -27,6 +27,7 @@ namespace gemm_int8 {
 namespace {
 
 using kernels::add_vector;
+using kernels::block_reduce;
 using kernels::pdl_allow_next;
 using kernels::pdl_launch;
 using kernels::pdl_wait;
@@ -38,22 +39,6 @@ constexpr int kThreads = 256;
 constexpr int kMaxRegisterVecs = 8;
 constexpr int64_t kMaxBlocks = 65535;
 constexpr int kRowsPerColumnChunk = 32;
-
-template <bool kAsymmetric>
-__device__ QuantStats block_reduce(QuantStats s, QuantStats* shared) {
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  s = warp_merge(s);
-  if (lane == 0) shared[warp] = s;
-  __syncthreads();
-  if (warp == 0) {
-    s = warp_merge(lane < static_cast<int>(blockDim.x / 32) ? shared[lane] : QuantStats{});
-    if (lane == 0) shared[32] = s;
-  }
-  __syncthreads();
-  s = shared[32];
-  __syncthreads();  // shared[] is reused by the next row
-  return s;
-}
 
 __device__ __forceinline__ void write_params(const QuantParams& p, int64_t g, float* scales,
                                              int32_t* zero_points) {
@@ -86,7 +71,7 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int i = 0; i < kVecs; ++i)
       if (threadIdx.x + int64_t{i} * blockDim.x < vecs) add_vector<T, kAsymmetric>(s, v[i]);
-    const QuantParams p = quant_params<kAsymmetric>(block_reduce<kAsymmetric>(s, shared));
+    const QuantParams p = quant_params<kAsymmetric>(block_reduce(s, shared));
     if (threadIdx.x == 0) write_params(p, r, scales, zero_points);
     // The row's parameters pick the rounding once: per element, no branch.
     const bool finite = !kAsymmetric && p.inv_scale != 0.0f;
@@ -124,7 +109,7 @@ __global__ void __launch_bounds__(kThreads)
       for (int64_t c = threadIdx.x; c < cols; c += blockDim.x)
         s.add<kAsymmetric>(to_float(row[c * x_col_stride]));
     }
-    const QuantParams p = quant_params<kAsymmetric>(block_reduce<kAsymmetric>(s, shared));
+    const QuantParams p = quant_params<kAsymmetric>(block_reduce(s, shared));
     if (threadIdx.x == 0) write_params(p, r, scales, zero_points);
     if (kVector) {
       for (int64_t j = threadIdx.x; j < cols / kElems; j += blockDim.x)
@@ -162,7 +147,7 @@ __global__ void __launch_bounds__(kThreads)
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
        i += int64_t{gridDim.x} * blockDim.x)
     s.add<kAsymmetric>(to_float(x[(i / cols) * ldx + (i % cols) * x_col_stride]));
-  s = block_reduce<kAsymmetric>(s, shared);
+  s = block_reduce(s, shared);
   if (threadIdx.x == 0) publish(keys, s);
 }
 
@@ -329,6 +314,7 @@ Status quantize_cuda(const QuantizeProblem& problem, void* workspace, size_t wor
     return Status::value_error("workspace: data pointer is not 4-byte aligned");
   auto* keys = static_cast<uint32_t*>(workspace);
   if (problem.transpose) return kernels::quantize_transpose_cuda(problem, keys, stream);
+  if (problem.hadamard) return kernels::quantize_rotated_cuda(problem, stream);
   GEMM_INT8_RETURN_IF_ERROR(problem.asymmetric ? dispatch<true>(problem, keys, stream)
                                                : dispatch<false>(problem, keys, stream));
   const cudaError_t err = cudaGetLastError();

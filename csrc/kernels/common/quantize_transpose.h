@@ -1,4 +1,5 @@
-// quantize_cuda's path for problems with a transpose (QuantizeProblem::qt).
+// quantize_cuda's paths for problems with a transpose (QuantizeProblem::qt)
+// and for rotated rows (QuantizeProblem::hadamard).
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -14,5 +15,8 @@ size_t quantize_transpose_workspace_bytes(const QuantizeProblem& problem);
 
 // A validated symmetric problem with qt, granularity kRow or kTensor.
 Status quantize_transpose_cuda(const QuantizeProblem& problem, uint32_t* keys, cudaStream_t stream);
+
+// A validated kRow problem with `hadamard` set (kernels/common/hadamard.cu).
+Status quantize_rotated_cuda(const QuantizeProblem& problem, cudaStream_t stream);
 
 }  // namespace gemm_int8::kernels

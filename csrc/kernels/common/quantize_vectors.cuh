@@ -1,5 +1,5 @@
 // Quantization of 16-byte vectors of x, shared by the quantize kernels and
-// the GEMM that quantizes its own activation rows (kernels/stream): the same
+// the GEMM that quantizes its own activation rows (kernels/fused_linear): the same
 // statistics and the same rounding, so both give the same bits.
 #pragma once
 
@@ -79,6 +79,23 @@ __device__ __forceinline__ QuantStats warp_merge(QuantStats s) {
   for (int offset = 16; offset > 0; offset /= 2)
     s.merge(
         {__shfl_xor_sync(0xffffffffu, s.hi, offset), __shfl_xor_sync(0xffffffffu, s.lo, offset)});
+  return s;
+}
+
+// Merges the statistics of a CTA's threads (every thread gets the result);
+// `shared` holds 33 entries and may be reused once this returns.
+__device__ __forceinline__ QuantStats block_reduce(QuantStats s, QuantStats* shared) {
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  s = warp_merge(s);
+  if (lane == 0) shared[warp] = s;
+  __syncthreads();
+  if (warp == 0) {
+    s = warp_merge(lane < static_cast<int>(blockDim.x / 32) ? shared[lane] : QuantStats{});
+    if (lane == 0) shared[32] = s;
+  }
+  __syncthreads();
+  s = shared[32];
+  __syncthreads();  // shared[] may be reused by the caller
   return s;
 }
 

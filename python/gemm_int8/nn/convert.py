@@ -49,6 +49,7 @@ def convert(
     grad_input: str | None = None,
     grad_weight: str | None = None,
     granularity: str | None = None,
+    hadamard: bool | None = None,
 ) -> list[str]:
     """Replaces ``model``'s nn.Linear layers by :class:`Int8Linear`, in place, or
     with ``training=True`` by :class:`Int8TrainableLinear`.
@@ -70,7 +71,8 @@ def convert(
     after, either works) and runs the forward and backward GEMMs in int8 as
     chosen by ``forward``, ``grad_input`` and ``grad_weight`` (``"int8"`` or
     ``"bf16"``; defaults ``"int8"``, ``"int8"``, ``"bf16"``) with scales per
-    ``granularity`` (``"row"``, default, or ``"tensor"``); see
+    ``granularity`` (``"row"``, default, or ``"tensor"``), optionally with
+    HALO's Hadamard rotation (``hadamard=True``); see
     :func:`gemm_int8.nn.functional.int8_linear`. These options need
     ``training=True``.
 
@@ -87,6 +89,7 @@ def convert(
         "grad_input": grad_input,
         "grad_weight": grad_weight,
         "granularity": granularity,
+        "hadamard": hadamard,
     }
     if training:
         defaults = {
@@ -94,6 +97,7 @@ def convert(
             "grad_input": "int8",
             "grad_weight": "bf16",
             "granularity": "row",
+            "hadamard": False,
         }
         modes = {k: defaults[k] if v is None else v for k, v in modes.items()}
         check_modes(**modes)

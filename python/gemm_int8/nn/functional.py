@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from gemm_int8.ops import hadamard as rotate
 from gemm_int8.ops import quantize, quantize_with_transpose, scaled_mm
 
 MODES = ("int8", "bf16")
@@ -35,13 +36,22 @@ def _check_float(t: torch.Tensor, what: str) -> None:
         raise TypeError(f"{what}: expected float32, bfloat16 or float16, got {name}")
 
 
-def check_modes(forward: str, grad_input: str, grad_weight: str, granularity: str = "row") -> None:
+def check_modes(
+    forward: str, grad_input: str, grad_weight: str, granularity: str = "row", hadamard=False
+) -> None:
     for name, mode in (("forward", forward), ("grad_input", grad_input),
                        ("grad_weight", grad_weight)):  # fmt: skip
         if mode not in MODES:
             raise ValueError(f"{name}: expected 'int8' or 'bf16', got {mode!r}")
     if granularity not in GRANULARITIES:
         raise ValueError(f"granularity: expected 'row' or 'tensor', got {granularity!r}")
+    if not isinstance(hadamard, bool):
+        raise TypeError(f"hadamard: expected a bool, got {type(hadamard).__name__}")
+
+
+def check_rotatable(in_features: int) -> None:
+    """Raises the core's error if rows of in_features values cannot be rotated."""
+    rotate(torch.zeros(1, in_features))
 
 
 def _scaled(a_q, a_scale, b_q, b_scale, out_dtype, bias=None):
@@ -133,6 +143,7 @@ def int8_linear(
     grad_input: str = "int8",
     grad_weight: str = "bf16",
     granularity: str = "row",
+    hadamard: bool = False,
 ) -> torch.Tensor:
     """``x @ weight.T + bias`` with int8 GEMMs in the forward and backward passes.
 
@@ -156,6 +167,13 @@ def int8_linear(
             row along its GEMM's reduction dimension (per token, per channel);
             ``"tensor"``: one scale per operand (HALO's choice). Either way the
             scales stay on the device.
+        hadamard: HALO's outlier control: x and the weight are rotated along K
+            by the normalized Hadamard matrix R (:func:`gemm_int8.hadamard`;
+            K = 2^k, 12, 20 or 28 times 2^k) before the GEMMs. Since R R^T = I
+            the product is the same, ``(x R)(W R)^T = x W^T``, with outliers
+            spread over the row before quantization; the backward GEMMs run on
+            the rotated operands and the rotation is undone on dX and dW
+            (``dX = dX_R R``, ``dW = dW_R R``: the autograd of the rotation).
 
     The backward is a straight-through estimator (quantizers act as the
     identity). All scales stay on the device: no host synchronization. The
@@ -164,7 +182,7 @@ def int8_linear(
     """
     _check_float(x, "x")
     _check_float(weight, "weight")
-    check_modes(forward, grad_input, grad_weight, granularity)
+    check_modes(forward, grad_input, grad_weight, granularity, hadamard)
     if weight.dim() != 2:
         raise ValueError(
             f"weight: expected shape (out_features, in_features), got {tuple(weight.shape)}"
@@ -186,7 +204,10 @@ def int8_linear(
             + ("" if bias is None else f" and bias on {bias.device}")
         )
     lead = x.shape[:-1]
+    x2d = x.reshape(-1, in_features)
+    if hadamard:
+        x2d, weight = rotate(x2d), rotate(weight)
     out = _Int8LinearFunction.apply(
-        x.reshape(-1, in_features), weight, bias, forward, grad_input, grad_weight, granularity
+        x2d, weight, bias, forward, grad_input, grad_weight, granularity
     )
     return out.reshape(*lead, out_features)

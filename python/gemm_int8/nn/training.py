@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gemm_int8.nn.functional import _check_float, check_modes, int8_linear
+from gemm_int8.nn.functional import _check_float, check_modes, check_rotatable, int8_linear
 
 
 class Int8TrainableLinear(nn.Linear):
@@ -15,7 +15,9 @@ class Int8TrainableLinear(nn.Linear):
     copy the optimizer updates; same ``state_dict`` as nn.Linear) and calls
     :func:`gemm_int8.nn.functional.int8_linear` with the per-GEMM options
     ``forward``, ``grad_input`` and ``grad_weight`` (each ``"int8"`` or
-    ``"bf16"``) and the scales' ``granularity`` (``"row"`` or ``"tensor"``).
+    ``"bf16"``), the scales' ``granularity`` (``"row"`` or ``"tensor"``) and
+    ``hadamard`` (rotate x and the weight along K first: HALO's outlier
+    control; in_features must be 2^k, 12, 20 or 28 times 2^k).
     Nothing quantized outlives a step: each forward quantizes the weight
     afresh, in one call both ways (per output channel for the forward, its
     transpose per input channel for dX).
@@ -33,13 +35,17 @@ class Int8TrainableLinear(nn.Linear):
         grad_input: str = "int8",
         grad_weight: str = "bf16",
         granularity: str = "row",
+        hadamard: bool = False,
     ) -> None:
-        check_modes(forward, grad_input, grad_weight, granularity)
+        check_modes(forward, grad_input, grad_weight, granularity, hadamard)
+        if hadamard:
+            check_rotatable(in_features)
         super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
         self.forward_mode = forward
         self.grad_input_mode = grad_input
         self.grad_weight_mode = grad_weight
         self.granularity = granularity
+        self.hadamard = hadamard
 
     @classmethod
     def from_linear(
@@ -50,6 +56,7 @@ class Int8TrainableLinear(nn.Linear):
         grad_input: str = "int8",
         grad_weight: str = "bf16",
         granularity: str = "row",
+        hadamard: bool = False,
     ) -> Int8TrainableLinear:
         """An Int8TrainableLinear sharing linear's weight and bias Parameters (no copy:
         tied weights stay tied, and an optimizer built on them keeps working)."""
@@ -66,6 +73,7 @@ class Int8TrainableLinear(nn.Linear):
             grad_input=grad_input,
             grad_weight=grad_weight,
             granularity=granularity,
+            hadamard=hadamard,
         )
         layer.weight = linear.weight
         layer.bias = linear.bias
@@ -81,11 +89,12 @@ class Int8TrainableLinear(nn.Linear):
             grad_input=self.grad_input_mode,
             grad_weight=self.grad_weight_mode,
             granularity=self.granularity,
+            hadamard=self.hadamard,
         )
 
     def extra_repr(self) -> str:
         return (
             f"{super().extra_repr()}, forward={self.forward_mode}, "
             f"grad_input={self.grad_input_mode}, grad_weight={self.grad_weight_mode}, "
-            f"granularity={self.granularity}"
+            f"granularity={self.granularity}" + (", hadamard=True" if self.hadamard else "")
         )
