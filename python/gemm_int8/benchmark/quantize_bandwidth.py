@@ -7,6 +7,8 @@ and float32 scales written) as a fraction of the copy bandwidth measured in
 the same process. Issue 10's target: >= 85 % for 8192 x 8192 bf16 per row.
 ``row+t`` and ``tensor+t`` time quantize_with_transpose (bytes: x read twice,
 q and qt written), with the time a single-read kernel would need at copy speed.
+``row+h`` times quantize(x, hadamard=True) (x read once, q written) and
+``hadamard`` the rotation alone (bf16 in, bf16 out).
 """
 
 from __future__ import annotations
@@ -39,16 +41,21 @@ def main(argv: list[str] | None = None) -> int:
         x = torch.randn(m, k, device=device, dtype=torch.bfloat16)
         for granularity in args.granularity.split(","):
             # "row+t" / "tensor+t": quantize_with_transpose (q and qt, x read twice).
-            g, _, transposed = granularity.partition("+")
-            if transposed:
+            g, _, variant = granularity.partition("+")
+            transposed = variant == "t"
+            if g == "hadamard":
+                fn = {"q": lambda x=x: gemm_int8.hadamard(x)}
+            elif variant == "h":
+                fn = {"q": lambda x=x, g=g: gemm_int8.quantize(x, g, hadamard=True)[0]}
+            elif transposed:
                 fn = {"q": lambda x=x, g=g: gemm_int8.quantize_with_transpose(x, g)[2]}
             else:
                 fn = {"q": lambda x=x, g=g: gemm_int8.quantize(x, g)[0]}
             timer.rounds(fn, 5)
             times, _, _ = timer.rounds(fn, args.reps)
             median_us = statistics.median(times["q"])
-            scales = {"row": m, "col": k, "tensor": 1}[g] + (k if transposed else 0)
-            reads, writes = (2, 2) if transposed else (1, 1)
+            scales = {"row": m, "col": k, "tensor": 1, "hadamard": 0}[g] + (k if transposed else 0)
+            reads, writes = (2, 2) if transposed else (1, 2 if g == "hadamard" else 1)
             moved = x.numel() * (2 * reads + writes) + scales * 4
             # The least a one-read kernel could move: x once, every output once.
             least = x.numel() * (2 + writes) + scales * 4

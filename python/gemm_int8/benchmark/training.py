@@ -76,11 +76,11 @@ def _compiled(model: nn.Module) -> nn.Module:
     return torch.compile(model, dynamic=False)
 
 
-def _gemm_int8(grad_weight: str):
+def _gemm_int8(grad_weight: str, hadamard: bool = False):
     def build(mlp, device):
         model = copy.deepcopy(mlp)
         done = convert(model, training=True, forward="int8", grad_input="int8",
-                       grad_weight=grad_weight)  # fmt: skip
+                       grad_weight=grad_weight, hadamard=hadamard)  # fmt: skip
         assert done == list(MLP_LAYERS), done
         return model
 
@@ -125,6 +125,12 @@ CONTENDERS = [
         'gemm_int8.nn.convert(training=True, forward="int8", grad_input="int8", '
         'grad_weight="bf16"): dW in bf16',
         _gemm_int8("bf16"),
+    ),
+    L.Contender(
+        "int8-hadamard",
+        'gemm_int8.nn.convert(training=True, ..., grad_weight="int8", hadamard=True): '
+        "all three GEMMs int8 with HALO's Hadamard rotation along K",
+        _gemm_int8("int8", hadamard=True),
     ),
     L.Contender(
         "torchao",

@@ -12,6 +12,9 @@ from torch import nn
 
 from gemm_int8.ops import quantize
 
+# The op overloads, looked up once (a decode step calls them per layer).
+_SCALED_MM = torch.ops.gemm_int8.scaled_mm.default
+_QUANTIZED_LINEAR = torch.ops.gemm_int8.quantized_linear.default
 _FLOAT_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
 # With GEMM_INT8_FUSED_LINEAR=1 (opt-in, read at import here and per call by
 # the op) quantized_linear quantizes up to this many rows (tokens) inside its
@@ -181,12 +184,10 @@ class Int8Linear(nn.Module):
             and not x.is_inference()
         ):
             q, scale = _last_input.quantize(x)
-            return torch.ops.gemm_int8.scaled_mm.default(
+            return _SCALED_MM(
                 q, weight, scale, buffers["weight_scale"], bias=buffers["bias"], out_dtype=x.dtype
             )
-        return torch.ops.gemm_int8.quantized_linear.default(
-            x, weight, buffers["weight_scale"], buffers["bias"]
-        )
+        return _QUANTIZED_LINEAR(x, weight, buffers["weight_scale"], buffers["bias"])
 
     def _apply(self, fn, recurse=True):
         # Module.to(dtype) would cast the float32 scales and bias; keep their
