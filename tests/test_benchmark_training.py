@@ -23,7 +23,7 @@ from gemm_int8.benchmark import layer_contenders as L  # noqa: E402
 from gemm_int8.benchmark import training, training_report  # noqa: E402
 
 # bf16-compile is left out: compiling on the CPU takes longer than the rest together.
-FAST = "bf16,int8,int8-wgrad-bf16,int8-hadamard,torchao"
+FAST = "bf16,int8,int8-wgrad-bf16,int8-hadamard,int8-accum4,torchao"
 TINY = ["--device", "cpu", "--tiny", "--reps", "2", "--warmup", "1"]
 
 

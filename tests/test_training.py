@@ -207,6 +207,72 @@ def test_hadamard_autograd_is_the_rotation(device, gen):
     assert torch.equal(x.grad, gemm_int8.hadamard(g))
 
 
+def _weight_step(layer, x, dy):
+    x = x.clone().requires_grad_()
+    layer.zero_grad()
+    y = layer(x)
+    y.backward(dy)
+    return y.detach(), x.grad, layer.weight.grad, layer.bias.grad
+
+
+def test_reused_weight_quantization_is_exact_and_follows_updates(device, gen, monkeypatch):
+    # With reuse, a second micro-batch on an unchanged weight quantizes only x
+    # and dY; an in-place update (what an optimizer step does) re-quantizes.
+    # Every result is bit-identical to the layer without reuse.
+    import gemm_int8.nn.functional as functional
+
+    weight_calls = []
+    real = functional.quantize_with_transpose
+
+    def counting(t, granularity="row"):
+        if t.shape == (40, 96):
+            weight_calls.append(t)
+        return real(t, granularity)
+
+    monkeypatch.setattr(functional, "quantize_with_transpose", counting)
+    reuse = Int8TrainableLinear(96, 40, device=device, **ALL_INT8, reuse_weight_quantization=True)
+    plain = Int8TrainableLinear(96, 40, device=device, **ALL_INT8)
+    plain.load_state_dict(reuse.state_dict())
+    x, _, _, dy = operands(gen, device)
+    for i, update in enumerate((False, False, True, False)):
+        if update:
+            with torch.no_grad():
+                reuse.weight.mul_(1.5)
+                plain.weight.mul_(1.5)
+        before = len(weight_calls)
+        got = _weight_step(reuse, x, dy)
+        quantized_here = len(weight_calls) - before
+        expected = _weight_step(plain, x, dy)
+        for a, e in zip(got, expected, strict=True):
+            assert torch.equal(a, e)
+        assert quantized_here == (1 if i == 0 or update else 0), (i, quantized_here)
+    assert "reuse_weight_quantization=True" in repr(reuse)
+
+
+@requires_cuda
+def test_reused_weight_quantization_is_not_baked_into_a_graph(gen):
+    layer = Int8TrainableLinear(96, 40, device="cuda", **ALL_INT8, reuse_weight_quantization=True)
+    x, _, _, dy = operands(gen, "cuda")
+    x = x.requires_grad_()
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(2):
+            layer(x).backward(dy)
+    torch.cuda.current_stream().wait_stream(side)
+    layer(x).backward(dy)  # an eager forward on the default stream fills the cache
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        y = layer(x)
+    with torch.no_grad():
+        layer.weight.mul_(-1)
+    graph.replay()
+    torch.cuda.synchronize()
+    fresh = Int8TrainableLinear(96, 40, device="cuda", **ALL_INT8)
+    fresh.load_state_dict(layer.state_dict())
+    assert torch.equal(y, fresh(x))
+
+
 def test_bad_inputs():
     x, w = torch.randn(4, 16), torch.randn(8, 16)
     with pytest.raises(TypeError, match="weight"):
@@ -231,6 +297,8 @@ def test_bad_inputs():
         Int8TrainableLinear(36, 8, hadamard=True)
     with pytest.raises(TypeError, match="hadamard: expected a bool"):
         int8_linear(x, w, hadamard="yes")
+    with pytest.raises(ValueError, match="reuse_weight_quantization: not with hadamard"):
+        int8_linear(x, w, hadamard=True, reuse_weight_quantization=True)
 
 
 def test_module_from_linear_and_convert(gen):

@@ -87,6 +87,34 @@ def _gemm_int8(grad_weight: str, hadamard: bool = False):
     return build
 
 
+class _Accumulating(nn.Module):
+    """Bumps the weights' version counters every ``every`` forwards, as an
+    optimizer step after ``every`` accumulated micro-batches would (without
+    the optimizer's own cost, which no contender here pays), so a layer that
+    reuses its weight quantization redoes it once per ``every`` steps."""
+
+    def __init__(self, model: nn.Module, every: int):
+        super().__init__()
+        self.model, self.every, self.calls = model, every, 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.calls % self.every == 0:
+            for p in self.model.parameters():
+                torch.autograd.graph.increment_version(p)
+        self.calls += 1
+        return self.model(x)
+
+
+def _gemm_int8_accumulating(every: int):
+    def build(mlp, device):
+        model = copy.deepcopy(mlp)
+        convert(model, training=True, forward="int8", grad_input="int8", grad_weight="int8",
+                reuse_weight_quantization=True)  # fmt: skip
+        return _Accumulating(model, every)
+
+    return build
+
+
 def _torchao(mlp, device):
     L._import("torchao", "torchao==0.18.0")
     try:
@@ -131,6 +159,12 @@ CONTENDERS = [
         'gemm_int8.nn.convert(training=True, ..., grad_weight="int8", hadamard=True): '
         "all three GEMMs int8 with HALO's Hadamard rotation along K",
         _gemm_int8("int8", hadamard=True),
+    ),
+    L.Contender(
+        "int8-accum4",
+        "all three GEMMs int8, reuse_weight_quantization=True, weights updated every 4th "
+        "step: gradient accumulation over 4 micro-batches (time per micro-batch)",
+        _gemm_int8_accumulating(4),
     ),
     L.Contender(
         "torchao",

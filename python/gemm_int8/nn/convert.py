@@ -50,6 +50,7 @@ def convert(
     grad_weight: str | None = None,
     granularity: str | None = None,
     hadamard: bool | None = None,
+    reuse_weight_quantization: bool | None = None,
 ) -> list[str]:
     """Replaces ``model``'s nn.Linear layers by :class:`Int8Linear`, in place, or
     with ``training=True`` by :class:`Int8TrainableLinear`.
@@ -72,7 +73,9 @@ def convert(
     chosen by ``forward``, ``grad_input`` and ``grad_weight`` (``"int8"`` or
     ``"bf16"``; defaults ``"int8"``, ``"int8"``, ``"bf16"``) with scales per
     ``granularity`` (``"row"``, default, or ``"tensor"``), optionally with
-    HALO's Hadamard rotation (``hadamard=True``); see
+    HALO's Hadamard rotation (``hadamard=True``) and with the weights quantized
+    once per optimizer step under gradient accumulation
+    (``reuse_weight_quantization=True``); see
     :func:`gemm_int8.nn.functional.int8_linear`. These options need
     ``training=True``.
 
@@ -90,6 +93,7 @@ def convert(
         "grad_weight": grad_weight,
         "granularity": granularity,
         "hadamard": hadamard,
+        "reuse_weight_quantization": reuse_weight_quantization,
     }
     if training:
         defaults = {
@@ -98,9 +102,10 @@ def convert(
             "grad_weight": "bf16",
             "granularity": "row",
             "hadamard": False,
+            "reuse_weight_quantization": False,
         }
         modes = {k: defaults[k] if v is None else v for k, v in modes.items()}
-        check_modes(**modes)
+        check_modes(**{k: v for k, v in modes.items() if k != "reuse_weight_quantization"})
     else:
         given = [k for k, v in modes.items() if v is not None]
         if given:

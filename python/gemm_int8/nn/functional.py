@@ -17,6 +17,8 @@ between steps.
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 import torch.nn.functional as F
 
@@ -71,6 +73,51 @@ def _quantize_for(t, granularity, rows: bool, transposed: bool):
     return (quantize(t, granularity) if rows else None), None
 
 
+class _WeightQuantizations:
+    """Quantized master weights kept from one forward to the next while the
+    weight is unchanged: with gradient accumulation, a weight is quantized
+    once per optimizer step instead of once per micro-batch.
+
+    An entry is used only for the same tensor object at the same version
+    counter (every in-place update, an optimizer step included, bumps it), on
+    the same CUDA stream, with the same granularity and every part the call
+    needs. Never while a CUDA graph is captured (a graph must contain the
+    quantization, since its replays follow weight updates) or under
+    torch.compile. An entry dies with its weight.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple] = {}
+
+    def get(self, weight, granularity, need_rows, need_t, quantize_fn):
+        cacheable = not torch.compiler.is_compiling() and not (
+            weight.is_cuda and torch.cuda.is_current_stream_capturing()
+        )
+        if not cacheable:
+            return quantize_fn()
+        stream = torch._C._cuda_getCurrentRawStream(weight.get_device()) if weight.is_cuda else 0
+        key = id(weight)
+        entry = self._entries.get(key)
+        if (
+            entry is not None
+            and entry[0]() is weight
+            and entry[1:4] == (weight._version, stream, granularity)
+            and (entry[4] is not None or not need_rows)
+            and (entry[5] is not None or not need_t)
+        ):
+            return entry[4], entry[5]
+        rows, t = quantize_fn()
+        ref = weakref.ref(weight, lambda _, key=key: self._entries.pop(key, None))
+        self._entries[key] = (ref, weight._version, stream, granularity, rows, t)
+        return rows, t
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+_weight_quantizations = _WeightQuantizations()
+
+
 class _Int8LinearFunction(torch.autograd.Function):
     # Operand layouts: every int8 GEMM here gets both operands K-major, as
     # Hopper's 8-bit wgmma needs, straight from a quantize call:
@@ -81,7 +128,7 @@ class _Int8LinearFunction(torch.autograd.Function):
     # bf16 bytes) when the backward will need them.
 
     @staticmethod
-    def forward(ctx, x2d, weight, bias, forward, grad_input, grad_weight, granularity):
+    def forward(ctx, x2d, weight, bias, forward, grad_input, grad_weight, granularity, reuse):
         need_dx, need_dw = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         ctx.modes = (grad_input, grad_weight, granularity)
         ctx.has_bias = bias is not None
@@ -89,7 +136,16 @@ class _Int8LinearFunction(torch.autograd.Function):
         ctx.x_dtype, ctx.w_dtype = x2d.dtype, weight.dtype
         int8_fwd = forward == "int8"
         x_rows, x_t = _quantize_for(x2d, granularity, int8_fwd, need_dw and grad_weight == "int8")
-        w_rows, w_t = _quantize_for(weight, granularity, int8_fwd, need_dx and grad_input == "int8")
+        w_needs = (int8_fwd, need_dx and grad_input == "int8")
+        if reuse:
+            w_rows, w_t = _weight_quantizations.get(
+                weight,
+                granularity,
+                *w_needs,
+                lambda: _quantize_for(weight, granularity, any(w_needs), w_needs[1]),
+            )
+        else:
+            w_rows, w_t = _quantize_for(weight, granularity, *w_needs)
         saved_x = x_t if x_t is not None else ((x2d,) if need_dw else ())
         saved_w = w_t if w_t is not None else ((weight,) if need_dx else ())
         ctx.save_for_backward(*saved_x, *saved_w)
@@ -131,7 +187,7 @@ class _Int8LinearFunction(torch.autograd.Function):
                 dw = (dy.to(x2d.dtype).t() @ x2d).to(ctx.w_dtype)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             db = dy.sum(0, dtype=torch.float32).to(ctx.bias_dtype)
-        return dx, dw, db, None, None, None, None
+        return dx, dw, db, None, None, None, None, None
 
 
 def int8_linear(
@@ -144,6 +200,7 @@ def int8_linear(
     grad_weight: str = "bf16",
     granularity: str = "row",
     hadamard: bool = False,
+    reuse_weight_quantization: bool = False,
 ) -> torch.Tensor:
     """``x @ weight.T + bias`` with int8 GEMMs in the forward and backward passes.
 
@@ -174,6 +231,14 @@ def int8_linear(
             spread over the row before quantization; the backward GEMMs run on
             the rotated operands and the rotation is undone on dX and dW
             (``dX = dX_R R``, ``dW = dW_R R``: the autograd of the rotation).
+        reuse_weight_quantization: keep the weight's int8 forms (per output
+            channel and its transpose) until the weight changes (its version
+            counter: an optimizer step or any in-place update), so that with
+            gradient accumulation the weight is quantized once per step, not
+            once per micro-batch. Costs the weight's int8 bytes twice per layer
+            between forwards; never used during CUDA-graph capture or under
+            torch.compile; not with ``hadamard`` (the rotated weight is a new
+            tensor every forward).
 
     The backward is a straight-through estimator (quantizers act as the
     identity). All scales stay on the device: no host synchronization. The
@@ -183,6 +248,11 @@ def int8_linear(
     _check_float(x, "x")
     _check_float(weight, "weight")
     check_modes(forward, grad_input, grad_weight, granularity, hadamard)
+    if reuse_weight_quantization and hadamard:
+        raise ValueError(
+            "reuse_weight_quantization: not with hadamard=True (the rotated weight is "
+            "recomputed every forward)"
+        )
     if weight.dim() != 2:
         raise ValueError(
             f"weight: expected shape (out_features, in_features), got {tuple(weight.shape)}"
@@ -208,6 +278,6 @@ def int8_linear(
     if hadamard:
         x2d, weight = rotate(x2d), rotate(weight)
     out = _Int8LinearFunction.apply(
-        x2d, weight, bias, forward, grad_input, grad_weight, granularity
+        x2d, weight, bias, forward, grad_input, grad_weight, granularity, reuse_weight_quantization
     )
     return out.reshape(*lead, out_features)

@@ -17,7 +17,9 @@ class Int8TrainableLinear(nn.Linear):
     ``forward``, ``grad_input`` and ``grad_weight`` (each ``"int8"`` or
     ``"bf16"``), the scales' ``granularity`` (``"row"`` or ``"tensor"``) and
     ``hadamard`` (rotate x and the weight along K first: HALO's outlier
-    control; in_features must be 2^k, 12, 20 or 28 times 2^k).
+    control; in_features must be 2^k, 12, 20 or 28 times 2^k) and
+    ``reuse_weight_quantization`` (quantize the weight once per optimizer step
+    when gradients accumulate over several forwards).
     Nothing quantized outlives a step: each forward quantizes the weight
     afresh, in one call both ways (per output channel for the forward, its
     transpose per input channel for dX).
@@ -36,8 +38,11 @@ class Int8TrainableLinear(nn.Linear):
         grad_weight: str = "bf16",
         granularity: str = "row",
         hadamard: bool = False,
+        reuse_weight_quantization: bool = False,
     ) -> None:
         check_modes(forward, grad_input, grad_weight, granularity, hadamard)
+        if reuse_weight_quantization and hadamard:
+            raise ValueError("reuse_weight_quantization: not with hadamard=True")
         if hadamard:
             check_rotatable(in_features)
         super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
@@ -46,6 +51,7 @@ class Int8TrainableLinear(nn.Linear):
         self.grad_weight_mode = grad_weight
         self.granularity = granularity
         self.hadamard = hadamard
+        self.reuse_weight_quantization = reuse_weight_quantization
 
     @classmethod
     def from_linear(
@@ -57,6 +63,7 @@ class Int8TrainableLinear(nn.Linear):
         grad_weight: str = "bf16",
         granularity: str = "row",
         hadamard: bool = False,
+        reuse_weight_quantization: bool = False,
     ) -> Int8TrainableLinear:
         """An Int8TrainableLinear sharing linear's weight and bias Parameters (no copy:
         tied weights stay tied, and an optimizer built on them keeps working)."""
@@ -74,6 +81,7 @@ class Int8TrainableLinear(nn.Linear):
             grad_weight=grad_weight,
             granularity=granularity,
             hadamard=hadamard,
+            reuse_weight_quantization=reuse_weight_quantization,
         )
         layer.weight = linear.weight
         layer.bias = linear.bias
@@ -90,11 +98,14 @@ class Int8TrainableLinear(nn.Linear):
             grad_weight=self.grad_weight_mode,
             granularity=self.granularity,
             hadamard=self.hadamard,
+            reuse_weight_quantization=self.reuse_weight_quantization,
         )
 
     def extra_repr(self) -> str:
         return (
             f"{super().extra_repr()}, forward={self.forward_mode}, "
             f"grad_input={self.grad_input_mode}, grad_weight={self.grad_weight_mode}, "
-            f"granularity={self.granularity}" + (", hadamard=True" if self.hadamard else "")
+            f"granularity={self.granularity}"
+            + (", hadamard=True" if self.hadamard else "")
+            + (", reuse_weight_quantization=True" if self.reuse_weight_quantization else "")
         )
