@@ -1,30 +1,16 @@
 #include "gemm_int8/hadamard.h"
 
+#include <array>
 #include <cmath>
 #include <vector>
 
+#include "core/hadamard_signs.h"
 #include "core/messages.h"
 #include "core/narrow_float.h"
 #include "core/validate_parts.h"
 
 namespace gemm_int8 {
 namespace {
-
-// Symmetric Hadamard matrices of orders 12, 20 and 28 (Paley's second
-// construction over GF(5), GF(9) and GF(13)); bit j of row i: H[i][j] = -1.
-// tests/cpp/test_hadamard.cpp checks H H = m I and the symmetry.
-constexpr uint32_t kSigns12[12] = {0x0000002, 0x0000aab, 0x00003c8, 0x000096e,
-                                   0x0000f20, 0x00005ba, 0x0000c8c, 0x00006e6,
-                                   0x000023c, 0x0000b96, 0x00008f0, 0x0000e5a};
-constexpr uint32_t kSigns20[20] = {0x0000002, 0x00aaaab, 0x00f3c08, 0x00596ae, 0x00cf320,
-                                   0x00659ba, 0x003cf80, 0x00965ea, 0x00f02f0, 0x005ab5a,
-                                   0x00cc8cc, 0x0066e66, 0x003e03c, 0x0097a96, 0x000bcf0,
-                                   0x00ad65a, 0x00233cc, 0x00b9966, 0x0080f3c, 0x00ea596};
-constexpr uint32_t kSigns28[28] = {0x0000002, 0xaaaaaab, 0x30ff0c8, 0x9a55a6e, 0xc3fc320, 0x69569ba,
-                                   0x0ff0c8c, 0xa55a6e6, 0x3fc3230, 0x9569b9a, 0xff0c8c0, 0x55a6e6a,
-                                   0xfc3230c, 0x569b9a6, 0xf0c8c3c, 0x5a6e696, 0xc3230fc, 0x69b9a56,
-                                   0x0c8c3fc, 0xa6e6956, 0x3230ff0, 0x9b9a55a, 0xc8c3fc0, 0x6e6956a,
-                                   0x230ff0c, 0xb9a55a6, 0x8c3fc30, 0xe69569a};
 
 float load(const MatrixView& v, int64_t offset) {
   switch (v.dtype) {
@@ -46,11 +32,25 @@ void store(const MutableMatrixView& v, int64_t offset, float value) {
 
 }  // namespace
 
+namespace {
+
+template <int M>
+const uint32_t* sign_table() {
+  static const auto table = [] {
+    std::array<uint32_t, M> rows{};
+    for (int i = 0; i < M; ++i) rows[i] = hadamard_sign_row(M, i);
+    return rows;
+  }();
+  return table.data();
+}
+
+}  // namespace
+
 const uint32_t* hadamard_signs(int m) {
   switch (m) {
-    case 12: return kSigns12;
-    case 20: return kSigns20;
-    case 28: return kSigns28;
+    case 12: return sign_table<12>();
+    case 20: return sign_table<20>();
+    case 28: return sign_table<28>();
     default: return nullptr;
   }
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <type_traits>
 
+#include "core/hadamard_signs.h"
 #include "core/quantize_math.h"
 #include "gemm_int8/hadamard_cuda.h"
 #include "gemm_int8/quantize_cuda.h"
@@ -29,7 +30,6 @@ constexpr int kThreads = 512;
 struct Rotation {
   int log2_p;
   float norm;
-  uint32_t signs[28];  // hadamard_signs(M), when M > 1
 };
 
 template <typename T>
@@ -71,12 +71,14 @@ __device__ void load_and_rotate(const T* __restrict__ x, int64_t ldx, int64_t x_
       float column[M];
 #pragma unroll
       for (int a = 0; a < M; ++a) column[a] = buf[a * p + b];
+        // The signs are compile-time constants: each term is one add or subtract.
 #pragma unroll
       for (int out = 0; out < M; ++out) {
+        const uint32_t signs = hadamard_sign_row(M, out);
         float sum = 0.0f;
 #pragma unroll
         for (int a = 0; a < M; ++a)
-          sum = (rot.signs[out] >> a) & 1 ? __fsub_rn(sum, column[a]) : __fadd_rn(sum, column[a]);
+          sum = (signs >> a) & 1 ? __fsub_rn(sum, column[a]) : __fadd_rn(sum, column[a]);
         buf[out * p + b] = sum;
       }
     }
@@ -133,9 +135,7 @@ template <class Launch>
 Status with_rotation(int64_t n, const char* what, Launch&& launch) {
   HadamardSize size;
   GEMM_INT8_RETURN_IF_ERROR(hadamard_size(n, &size));
-  Rotation rot{size.log2_p, size.norm, {}};
-  if (const uint32_t* signs = hadamard_signs(size.m))
-    for (int a = 0; a < size.m; ++a) rot.signs[a] = signs[a];
+  const Rotation rot{size.log2_p, size.norm};
   const size_t bytes = static_cast<size_t>(n) * sizeof(float);
   cudaError_t err;
   switch (size.m) {
