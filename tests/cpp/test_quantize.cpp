@@ -5,10 +5,12 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "core/narrow_float.h"
 #include "core/quantize_math.h"
+#include "gemm_int8/hadamard.h"
 #include "gemm_int8/quantize.h"
 
 namespace gemm_int8 {
@@ -270,6 +272,42 @@ TEST(Quantize, FiniteRoundingEqualsTheGeneralOne) {
       ASSERT_EQ(quantize_finite(v, p), quantize_value<false>(v, p)) << v << " / " << p.scale;
     }
   }
+}
+
+// QuantizeProblem::hadamard: the plain rule applied to each row rotated in
+// float32 (hadamard_row), for both modes; refused where it cannot apply.
+TEST(QuantizeHadamard, EqualsQuantizingTheRotatedRows) {
+  std::vector<float> values(3 * 24);
+  for (size_t i = 0; i < values.size(); ++i)
+    values[i] = static_cast<float>((i * 37 % 23) - 11) * 0.37f;
+  values[5] = 40.0f;  // an outlier in row 0
+  HadamardSize size;
+  ASSERT_TRUE(hadamard_size(24, &size).ok());
+  std::vector<float> rotated = values;
+  for (int r = 0; r < 3; ++r) hadamard_row(rotated.data() + r * 24, size);
+  for (bool asymmetric : {false, true}) {
+    HostQuantize fused(3, 24, values, Granularity::kRow, asymmetric);
+    fused.problem.hadamard = true;
+    HostQuantize plain(3, 24, rotated, Granularity::kRow, asymmetric);
+    ASSERT_TRUE(quantize_cpu(fused.problem).ok());
+    ASSERT_TRUE(quantize_cpu(plain.problem).ok());
+    EXPECT_EQ(fused.q, plain.q) << asymmetric;
+    EXPECT_EQ(fused.scales, plain.scales) << asymmetric;
+    if (asymmetric) EXPECT_EQ(fused.zero_points, plain.zero_points);
+  }
+}
+
+TEST(QuantizeHadamard, RefusesOtherGranularitiesAndSizes) {
+  HostQuantize tensor(2, 16, std::vector<float>(32, 1.0f), Granularity::kTensor);
+  tensor.problem.hadamard = true;
+  EXPECT_EQ(validate_quantize(tensor.problem).message(),
+            "hadamard: a rotation needs row granularity without a transpose, got tensor");
+  HostQuantize odd(2, 36, std::vector<float>(72, 1.0f), Granularity::kRow);
+  odd.problem.hadamard = true;
+  EXPECT_NE(validate_quantize(odd.problem).message().find("got n = 36"), std::string::npos);
+  HostQuantize empty(0, 36, {}, Granularity::kRow);
+  empty.problem.hadamard = true;  // no rows: nothing to rotate, nothing to refuse
+  EXPECT_TRUE(quantize_cpu(empty.problem).ok());
 }
 
 }  // namespace
