@@ -60,21 +60,25 @@ SENTENCES = [
 ]
 
 
-def test_sentence_embeddings_survive_int8(device):
+@pytest.mark.parametrize("hadamard", [False, True], ids=["plain", "hadamard"])
+def test_sentence_embeddings_survive_int8(device, hadamard):
+    # hadamard: every layer rotated along K (384 = 12 * 32, 1536 = 12 * 128).
     torch.manual_seed(0)
     model = minilm.load_model(device=device)
     model.eval()
     with torch.inference_mode():
         reference = model.encode(SENTENCES, convert_to_tensor=True, batch_size=16)
-    names = convert(model)
+    names = convert(model, hadamard=hadamard)
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     assert len(names) >= 36 and not linears  # 6 layers x (q, k, v, out, up, down)
     assert all(isinstance(model.get_submodule(n), Int8Linear) for n in names)
+    assert all(model.get_submodule(n).hadamard == hadamard for n in names)
     with torch.inference_mode():
         quantized = model.encode(SENTENCES, convert_to_tensor=True, batch_size=16)
     cosine = torch.nn.functional.cosine_similarity(reference.float(), quantized.float(), dim=-1)
     print(
-        f"MiniLM int8 vs float cosine on {device}: min {cosine.min():.5f}, mean {cosine.mean():.5f}"
+        f"MiniLM int8 (hadamard={hadamard}) vs float cosine on {device}: "
+        f"min {cosine.min():.5f}, mean {cosine.mean():.5f}"
     )
     assert len(SENTENCES) >= 32 and cosine.shape == (len(SENTENCES),)
     assert cosine.min() >= 0.99, f"min cosine {cosine.min():.5f} (mean {cosine.mean():.5f})"

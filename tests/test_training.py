@@ -291,8 +291,6 @@ def test_bad_inputs():
         Int8TrainableLinear(16, 8, forward="int4")
     with pytest.raises(ValueError, match="training=True"):
         convert(nn.Sequential(nn.Linear(4, 4)), grad_weight="int8")
-    with pytest.raises(ValueError, match="training=True"):
-        convert(nn.Sequential(nn.Linear(4, 4)), hadamard=True)
     with pytest.raises(ValueError, match="Hadamard rotation needs rows of n = 2"):
         Int8TrainableLinear(36, 8, hadamard=True)
     with pytest.raises(TypeError, match="hadamard: expected a bool"):

@@ -73,11 +73,17 @@ def convert(
     chosen by ``forward``, ``grad_input`` and ``grad_weight`` (``"int8"`` or
     ``"bf16"``; defaults ``"int8"``, ``"int8"``, ``"bf16"``) with scales per
     ``granularity`` (``"row"``, default, or ``"tensor"``), optionally with
-    HALO's Hadamard rotation (``hadamard=True``) and with the weights quantized
+    HALO's Hadamard rotation and with the weights quantized
     once per optimizer step under gradient accumulation
     (``reuse_weight_quantization=True``); see
     :func:`gemm_int8.nn.functional.int8_linear`. These options need
     ``training=True``.
+
+    ``hadamard=True`` rotates each converted layer along K by the normalized
+    Hadamard matrix (:func:`gemm_int8.hadamard`): rotated W8A8 for
+    :class:`Int8Linear`, HALO's outlier control for training. Every converted
+    layer's in_features must be 2^k, 12, 20 or 28 times 2^k (a ValueError names
+    the first that is not).
 
     Returns:
         the names of the converted layers, in ``named_modules()`` order.
@@ -92,7 +98,6 @@ def convert(
         "grad_input": grad_input,
         "grad_weight": grad_weight,
         "granularity": granularity,
-        "hadamard": hadamard,
         "reuse_weight_quantization": reuse_weight_quantization,
     }
     if training:
@@ -101,11 +106,11 @@ def convert(
             "grad_input": "int8",
             "grad_weight": "bf16",
             "granularity": "row",
-            "hadamard": False,
             "reuse_weight_quantization": False,
         }
         modes = {k: defaults[k] if v is None else v for k, v in modes.items()}
         check_modes(**{k: v for k, v in modes.items() if k != "reuse_weight_quantization"})
+        modes["hadamard"] = bool(hadamard)
     else:
         given = [k for k, v in modes.items() if v is not None]
         if given:
@@ -120,10 +125,15 @@ def convert(
         if (wanted is not None and not wanted(name, module)) or unwanted(name, module):
             continue
         if id(module) not in converted:
-            if training:
-                converted[id(module)] = Int8TrainableLinear.from_linear(module, **modes)
-            else:
-                converted[id(module)] = Int8Linear.from_linear(module)
+            try:
+                if training:
+                    converted[id(module)] = Int8TrainableLinear.from_linear(module, **modes)
+                else:
+                    converted[id(module)] = Int8Linear.from_linear(module, hadamard=bool(hadamard))
+            except ValueError as exc:
+                if not hadamard:
+                    raise
+                raise ValueError(f"{name}: {exc} (exclude the layer to convert the rest)") from None
         _replace(model, name, converted[id(module)])
         names.append(name)
     return names

@@ -10,6 +10,7 @@ import weakref
 import torch
 from torch import nn
 
+from gemm_int8.ops import hadamard as rotate
 from gemm_int8.ops import quantize
 
 # The op overloads, looked up once (a decode step calls them per layer).
@@ -42,13 +43,15 @@ class _LastQuantizedInput(threading.local):
     key: tuple | None = None
     value: tuple[torch.Tensor, torch.Tensor] | None = None
 
-    def quantize(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def quantize(
+        self, x: torch.Tensor, hadamard: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         stream = torch._C._cuda_getCurrentRawStream(x.get_device()) if x.is_cuda else 0
         key = self.key
-        if key is not None and key[0]() is x and key[1] == x._version and key[2] == stream:
+        if key is not None and key[0]() is x and key[1:] == (x._version, stream, hadamard):
             return self.value
-        q, scale = quantize(x, "row")
-        self.key, self.value = (weakref.ref(x), x._version, stream), (q, scale.view(-1))
+        q, scale = quantize(x, "row", hadamard=hadamard) if hadamard else quantize(x, "row")
+        self.key, self.value = (weakref.ref(x), x._version, stream, hadamard), (q, scale.view(-1))
         return self.value
 
     def clear(self) -> None:
@@ -86,6 +89,14 @@ class Int8Linear(nn.Module):
     ``torch.compile``, which merges the duplicate work itself, nor for
     inference tensors); :func:`gemm_int8.nn.clear_quantization_cache` frees
     it. Set ``share_input_quantization = False`` on a layer to opt out.
+
+    ``hadamard=True`` stores the weight rotated along K by the normalized
+    Hadamard matrix R (:func:`gemm_int8.hadamard`; in_features must be 2^k,
+    12, 20 or 28 times 2^k) and quantizes each activation row rotated the same
+    way (``quantize(x, hadamard=True)``): since R R^T = I the product is the
+    same, with activation outliers spread over the row before rounding
+    (QuaRot-style W8A8). Such a layer has one more buffer, ``hadamard`` (a
+    bool), so that its state_dict does not load into a plain layer or back.
     """
 
     share_input_quantization = True
@@ -97,10 +108,15 @@ class Int8Linear(nn.Module):
         bias: bool = True,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        *,
+        hadamard: bool = False,
     ) -> None:
         super().__init__()
         if dtype is not None:
             _check_float(dtype, "dtype")
+        if hadamard:
+            rotate(torch.zeros(1, in_features))  # the core names unsupported sizes
+        self.hadamard = hadamard
         self.in_features = in_features
         self.out_features = out_features
         self.float_dtype = dtype or torch.get_default_dtype()
@@ -111,6 +127,10 @@ class Int8Linear(nn.Module):
         )
         bias_tensor = torch.empty(out_features, dtype=torch.float32, device=device)
         self.register_buffer("bias", bias_tensor if bias else None)
+        if hadamard:
+            self.register_buffer(
+                "hadamard_rotation", torch.ones((), dtype=torch.bool, device=device)
+            )
         if self.weight.device.type != "meta":
             self.reset_parameters()
 
@@ -131,13 +151,14 @@ class Int8Linear(nn.Module):
             raise ValueError(
                 f"weight: expected shape {tuple(self.weight.shape)}, got {tuple(weight.shape)}"
             )
-        q, scale = quantize(weight.detach().to(self.weight.device), "row")
+        q, scale = quantize(weight.detach().to(self.weight.device), "row", hadamard=self.hadamard)
         self.weight.copy_(q)
         self.weight_scale.copy_(scale.reshape(-1))
 
     @classmethod
-    def from_linear(cls, linear: nn.Linear) -> Int8Linear:
-        """An Int8Linear on linear's device holding its quantized weight and float32 bias."""
+    def from_linear(cls, linear: nn.Linear, *, hadamard: bool = False) -> Int8Linear:
+        """An Int8Linear on linear's device holding its quantized weight and float32 bias
+        (with ``hadamard``, the weight rotated along K before quantizing)."""
         if not isinstance(linear, nn.Linear):
             raise TypeError(f"linear: expected torch.nn.Linear, got {type(linear).__name__}")
         weight = linear.weight
@@ -148,9 +169,12 @@ class Int8Linear(nn.Module):
             bias=linear.bias is not None,
             device="meta",
             dtype=weight.dtype,
+            hadamard=hadamard,
         )
         with torch.no_grad():
-            q, scale = quantize(weight.detach(), "row")
+            q, scale = quantize(weight.detach(), "row", hadamard=hadamard)
+            if hadamard:
+                layer.hadamard_rotation = torch.ones((), dtype=torch.bool, device=q.device)
             layer.weight = q
             layer.weight_scale = scale.reshape(-1)
             if linear.bias is not None:
@@ -158,8 +182,11 @@ class Int8Linear(nn.Module):
         return layer
 
     def dequantize_weight(self, dtype: torch.dtype | None = None) -> torch.Tensor:
-        """The float weight this layer multiplies by: weight * weight_scale[:, None]."""
+        """The float weight this layer multiplies by: weight * weight_scale[:, None]
+        (rotated back along K for a ``hadamard`` layer)."""
         weight = self.weight.to(torch.float32) * self.weight_scale[:, None]
+        if self.hadamard:
+            weight = rotate(weight)
         return weight.to(dtype or self.float_dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -183,10 +210,16 @@ class Int8Linear(nn.Module):
             and x.dtype in _FLOAT_DTYPES
             and not x.is_inference()
         ):
-            q, scale = _last_input.quantize(x)
+            q, scale = _last_input.quantize(x, self.hadamard)
             return _SCALED_MM(
                 q, weight, scale, buffers["weight_scale"], bias=buffers["bias"], out_dtype=x.dtype
             )
+        if self.hadamard:
+            q, scale = quantize(x, "row", hadamard=True)
+            return _SCALED_MM(
+                q, weight, scale.reshape(-1), buffers["weight_scale"], bias=buffers["bias"],
+                out_dtype=x.dtype,
+            )  # fmt: skip
         return _QUANTIZED_LINEAR(x, weight, buffers["weight_scale"], buffers["bias"])
 
     def _apply(self, fn, recurse=True):
@@ -212,4 +245,5 @@ class Int8Linear(nn.Module):
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.bias is not None}, weight=int8 per-channel, activations=int8 per-token"
+            + (", hadamard=True" if self.hadamard else "")
         )
