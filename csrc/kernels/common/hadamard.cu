@@ -125,9 +125,9 @@ __device__ void load_and_rotate(const T* __restrict__ x, int64_t ldx, int64_t x_
       float column[M];
 #pragma unroll
       for (int a = 0; a < M; ++a) column[a] = buf[a * p + b];
-        // The signs are compile-time constants: each term is one add or subtract.
 #pragma unroll
       for (int out = 0; out < M; ++out) {
+        // Compile-time signs (M and out are constants): one add or subtract per term.
         const uint32_t signs = hadamard_sign_row(M, out);
         float sum = 0.0f;
 #pragma unroll
