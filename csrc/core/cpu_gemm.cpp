@@ -100,13 +100,10 @@ struct Tile {
 void store(const MutableMatrixView& out, int64_t i, int64_t j, const EpilogueParams& e,
            int32_t acc) {
   const int64_t at = i * out.row_stride + j * out.col_stride;
-  switch (out.dtype) {
-    case DType::kInt32: static_cast<int32_t*>(out.data)[at] = e.corrected(acc, i, j); return;
-    case DType::kFloat32: static_cast<float*>(out.data)[at] = e.apply(acc, i, j); return;
-    case DType::kFloat16:
-      static_cast<uint16_t*>(out.data)[at] = float_to_half_bits(e.apply(acc, i, j));
-      return;
-    default: static_cast<uint16_t*>(out.data)[at] = float_to_bf16_bits(e.apply(acc, i, j));
+  if (out.dtype == DType::kInt32) {
+    static_cast<int32_t*>(out.data)[at] = e.corrected(acc, i, j);
+  } else {
+    store_float(out.dtype, out.data, at, e.apply(acc, i, j));
   }
 }
 
@@ -137,11 +134,8 @@ void compute_tile(const int8_t* x, const int8_t* y, int64_t m, int64_t n, int64_
 
 const float* float_bias(const VectorView& bias, std::vector<float>& storage) {
   if (!bias.present() || bias.dtype == DType::kFloat32) return static_cast<const float*>(bias.data);
-  const auto* bits = static_cast<const uint16_t*>(bias.data);
   storage.resize(static_cast<size_t>(bias.size));
-  for (int64_t i = 0; i < bias.size; ++i)
-    storage[i] =
-        bias.dtype == DType::kFloat16 ? half_bits_to_float(bits[i]) : bf16_bits_to_float(bits[i]);
+  for (int64_t i = 0; i < bias.size; ++i) storage[i] = load_float(bias.dtype, bias.data, i);
   return storage.data();
 }
 

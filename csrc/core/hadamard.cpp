@@ -12,28 +12,6 @@
 namespace gemm_int8 {
 namespace {
 
-float load(const MatrixView& v, int64_t offset) {
-  switch (v.dtype) {
-    case DType::kFloat32: return static_cast<const float*>(v.data)[offset];
-    case DType::kBFloat16: return bf16_bits_to_float(static_cast<const uint16_t*>(v.data)[offset]);
-    default: return half_bits_to_float(static_cast<const uint16_t*>(v.data)[offset]);
-  }
-}
-
-void store(const MutableMatrixView& v, int64_t offset, float value) {
-  switch (v.dtype) {
-    case DType::kFloat32: static_cast<float*>(v.data)[offset] = value; break;
-    case DType::kBFloat16:
-      static_cast<uint16_t*>(v.data)[offset] = float_to_bf16_bits(value);
-      break;
-    default: static_cast<uint16_t*>(v.data)[offset] = float_to_half_bits(value);
-  }
-}
-
-}  // namespace
-
-namespace {
-
 template <int M>
 const uint32_t* sign_table() {
   static const auto table = [] {
@@ -129,10 +107,10 @@ Status hadamard_cpu(const HadamardProblem& p) {
   std::vector<float> row(static_cast<size_t>(p.x.cols));
   for (int64_t r = 0; r < p.x.rows; ++r) {
     for (int64_t c = 0; c < p.x.cols; ++c)
-      row[c] = load(p.x, r * p.x.row_stride + c * p.x.col_stride);
+      row[c] = load_float(p.x.dtype, p.x.data, r * p.x.row_stride + c * p.x.col_stride);
     hadamard_row(row.data(), size);
     for (int64_t c = 0; c < p.x.cols; ++c)
-      store(p.out, r * p.out.row_stride + c * p.out.col_stride, row[c]);
+      store_float(p.out.dtype, p.out.data, r * p.out.row_stride + c * p.out.col_stride, row[c]);
   }
   return {};
 }

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "gemm_int8/problem.h"
+
 namespace gemm_int8 {
 
 inline uint16_t float_to_bf16_bits(float value) {
@@ -50,6 +52,26 @@ inline float half_bits_to_float(uint16_t bits) {
   if (exponent == 0x1f) return mantissa ? std::nanf("") : sign * INFINITY;
   if (exponent == 0) return sign * std::ldexp(static_cast<float>(mantissa), -24);
   return sign * std::ldexp(static_cast<float>(mantissa | 0x400), exponent - 25);
+}
+
+// Element `offset` of a float32, bfloat16 or float16 array, as float32 (the
+// one dtype switch of the host paths that read or write any float dtype).
+inline float load_float(DType dtype, const void* base, int64_t offset) {
+  switch (dtype) {
+    case DType::kFloat32: return static_cast<const float*>(base)[offset];
+    case DType::kBFloat16: return bf16_bits_to_float(static_cast<const uint16_t*>(base)[offset]);
+    default: return half_bits_to_float(static_cast<const uint16_t*>(base)[offset]);
+  }
+}
+
+// Stores `value` rounded once (to nearest even) into a float32, bfloat16 or
+// float16 array.
+inline void store_float(DType dtype, void* base, int64_t offset, float value) {
+  switch (dtype) {
+    case DType::kFloat32: static_cast<float*>(base)[offset] = value; return;
+    case DType::kBFloat16: static_cast<uint16_t*>(base)[offset] = float_to_bf16_bits(value); return;
+    default: static_cast<uint16_t*>(base)[offset] = float_to_half_bits(value);
+  }
 }
 
 }  // namespace gemm_int8

@@ -76,17 +76,6 @@ def _compiled(model: nn.Module) -> nn.Module:
     return torch.compile(model, dynamic=False)
 
 
-def _gemm_int8(grad_weight: str, hadamard: bool = False):
-    def build(mlp, device):
-        model = copy.deepcopy(mlp)
-        done = convert(model, training=True, forward="int8", grad_input="int8",
-                       grad_weight=grad_weight, hadamard=hadamard)  # fmt: skip
-        assert done == list(MLP_LAYERS), done
-        return model
-
-    return build
-
-
 class _Accumulating(nn.Module):
     """Bumps the weights' version counters every ``every`` forwards, as an
     optimizer step after ``every`` accumulated micro-batches would (without
@@ -105,12 +94,17 @@ class _Accumulating(nn.Module):
         return self.model(x)
 
 
-def _gemm_int8_accumulating(every: int):
+def _gemm_int8(grad_weight: str, hadamard: bool = False, accumulate: int = 0):
+    """convert(training=True); with ``accumulate``, weight quantization reused
+    and the weights updated every ``accumulate`` steps (_Accumulating)."""
+
     def build(mlp, device):
         model = copy.deepcopy(mlp)
-        convert(model, training=True, forward="int8", grad_input="int8", grad_weight="int8",
-                reuse_weight_quantization=True)  # fmt: skip
-        return _Accumulating(model, every)
+        done = convert(model, training=True, forward="int8", grad_input="int8",
+                       grad_weight=grad_weight, hadamard=hadamard,
+                       reuse_weight_quantization=accumulate > 0)  # fmt: skip
+        assert done == list(MLP_LAYERS), done
+        return _Accumulating(model, accumulate) if accumulate else model
 
     return build
 
@@ -164,7 +158,7 @@ CONTENDERS = [
         "int8-accum4",
         "all three GEMMs int8, reuse_weight_quantization=True, weights updated every 4th "
         "step: gradient accumulation over 4 micro-batches (time per micro-batch)",
-        _gemm_int8_accumulating(4),
+        _gemm_int8("int8", accumulate=4),
     ),
     L.Contender(
         "torchao",

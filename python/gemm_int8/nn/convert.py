@@ -109,8 +109,8 @@ def convert(
             "reuse_weight_quantization": False,
         }
         modes = {k: defaults[k] if v is None else v for k, v in modes.items()}
-        check_modes(**{k: v for k, v in modes.items() if k != "reuse_weight_quantization"})
         modes["hadamard"] = bool(hadamard)
+        check_modes(**modes)
     else:
         given = [k for k, v in modes.items() if v is not None]
         if given:

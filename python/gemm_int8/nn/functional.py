@@ -39,7 +39,12 @@ def _check_float(t: torch.Tensor, what: str) -> None:
 
 
 def check_modes(
-    forward: str, grad_input: str, grad_weight: str, granularity: str = "row", hadamard=False
+    forward: str,
+    grad_input: str,
+    grad_weight: str,
+    granularity: str = "row",
+    hadamard=False,
+    reuse_weight_quantization: bool = False,
 ) -> None:
     for name, mode in (("forward", forward), ("grad_input", grad_input),
                        ("grad_weight", grad_weight)):  # fmt: skip
@@ -49,6 +54,11 @@ def check_modes(
         raise ValueError(f"granularity: expected 'row' or 'tensor', got {granularity!r}")
     if not isinstance(hadamard, bool):
         raise TypeError(f"hadamard: expected a bool, got {type(hadamard).__name__}")
+    if reuse_weight_quantization and hadamard:
+        raise ValueError(
+            "reuse_weight_quantization: not with hadamard=True (the rotated weight is "
+            "recomputed every forward)"
+        )
 
 
 def check_rotatable(in_features: int) -> None:
@@ -110,9 +120,6 @@ class _WeightQuantizations:
         ref = weakref.ref(weight, lambda _, key=key: self._entries.pop(key, None))
         self._entries[key] = (ref, weight._version, stream, granularity, rows, t)
         return rows, t
-
-    def clear(self) -> None:
-        self._entries.clear()
 
 
 _weight_quantizations = _WeightQuantizations()
@@ -247,12 +254,7 @@ def int8_linear(
     """
     _check_float(x, "x")
     _check_float(weight, "weight")
-    check_modes(forward, grad_input, grad_weight, granularity, hadamard)
-    if reuse_weight_quantization and hadamard:
-        raise ValueError(
-            "reuse_weight_quantization: not with hadamard=True (the rotated weight is "
-            "recomputed every forward)"
-        )
+    check_modes(forward, grad_input, grad_weight, granularity, hadamard, reuse_weight_quantization)
     if weight.dim() != 2:
         raise ValueError(
             f"weight: expected shape (out_features, in_features), got {tuple(weight.shape)}"

@@ -10,6 +10,7 @@ import weakref
 import torch
 from torch import nn
 
+from gemm_int8.nn.functional import check_rotatable
 from gemm_int8.ops import hadamard as rotate
 from gemm_int8.ops import quantize
 
@@ -50,7 +51,7 @@ class _LastQuantizedInput(threading.local):
         key = self.key
         if key is not None and key[0]() is x and key[1:] == (x._version, stream, hadamard):
             return self.value
-        q, scale = quantize(x, "row", hadamard=hadamard) if hadamard else quantize(x, "row")
+        q, scale = quantize(x, "row", hadamard=hadamard)
         self.key, self.value = (weakref.ref(x), x._version, stream, hadamard), (q, scale.view(-1))
         return self.value
 
@@ -95,8 +96,8 @@ class Int8Linear(nn.Module):
     12, 20 or 28 times 2^k) and quantizes each activation row rotated the same
     way (``quantize(x, hadamard=True)``): since R R^T = I the product is the
     same, with activation outliers spread over the row before rounding
-    (QuaRot-style W8A8). Such a layer has one more buffer, ``hadamard`` (a
-    bool), so that its state_dict does not load into a plain layer or back.
+    (QuaRot-style W8A8). Such a layer has one more buffer, ``hadamard_rotation``
+    (a bool), so that its state_dict does not load into a plain layer or back.
     """
 
     share_input_quantization = True
@@ -115,7 +116,7 @@ class Int8Linear(nn.Module):
         if dtype is not None:
             _check_float(dtype, "dtype")
         if hadamard:
-            rotate(torch.zeros(1, in_features))  # the core names unsupported sizes
+            check_rotatable(in_features)
         self.hadamard = hadamard
         self.in_features = in_features
         self.out_features = out_features
@@ -211,16 +212,14 @@ class Int8Linear(nn.Module):
             and not x.is_inference()
         ):
             q, scale = _last_input.quantize(x, self.hadamard)
-            return _SCALED_MM(
-                q, weight, scale, buffers["weight_scale"], bias=buffers["bias"], out_dtype=x.dtype
-            )
-        if self.hadamard:
+        elif self.hadamard:  # quantized_linear has no rotation: quantize, then scaled_mm
             q, scale = quantize(x, "row", hadamard=True)
-            return _SCALED_MM(
-                q, weight, scale.reshape(-1), buffers["weight_scale"], bias=buffers["bias"],
-                out_dtype=x.dtype,
-            )  # fmt: skip
-        return _QUANTIZED_LINEAR(x, weight, buffers["weight_scale"], buffers["bias"])
+            scale = scale.reshape(-1)
+        else:
+            return _QUANTIZED_LINEAR(x, weight, buffers["weight_scale"], buffers["bias"])
+        return _SCALED_MM(
+            q, weight, scale, buffers["weight_scale"], bias=buffers["bias"], out_dtype=x.dtype
+        )
 
     def _apply(self, fn, recurse=True):
         # Module.to(dtype) would cast the float32 scales and bias; keep their

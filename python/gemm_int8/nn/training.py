@@ -40,9 +40,9 @@ class Int8TrainableLinear(nn.Linear):
         hadamard: bool = False,
         reuse_weight_quantization: bool = False,
     ) -> None:
-        check_modes(forward, grad_input, grad_weight, granularity, hadamard)
-        if reuse_weight_quantization and hadamard:
-            raise ValueError("reuse_weight_quantization: not with hadamard=True")
+        check_modes(
+            forward, grad_input, grad_weight, granularity, hadamard, reuse_weight_quantization
+        )
         if hadamard:
             check_rotatable(in_features)
         super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
