@@ -70,12 +70,9 @@ function(gemm_int8_single_unit_family family source gencode)
   target_sources(gemm_int8_cuda PRIVATE ${source})
   set_source_files_properties(${source} PROPERTIES COMPILE_OPTIONS "${gencode}")
 endfunction()
-# skinny (mma.sync, sm_80+) shares the sm80 family's flags; fused_linear
-# (bulk copies and transaction barriers) needs sm_90a.
+# skinny (mma.sync) and gemv (dp4a) run on sm_80 and newer: they share the
+# sm80 family's flags.
 if(GEMM_INT8_GENCODE_SM80)
   gemm_int8_single_unit_family(skinny csrc/kernels/skinny/skinny_gemm.cu "${GEMM_INT8_GENCODE_SM80}")
-endif()
-if(GEMM_INT8_GENCODE_SM90)
-  gemm_int8_single_unit_family(fused_linear csrc/kernels/fused_linear/fused_linear.cu
-    "${GEMM_INT8_GENCODE_SM90}")
+  gemm_int8_single_unit_family(gemv csrc/kernels/gemv/gemv.cu "${GEMM_INT8_GENCODE_SM80}")
 endif()

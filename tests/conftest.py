@@ -19,7 +19,7 @@ def _cuda_families() -> list[str]:
         return []
     families = ["auto", "simt"]
     if torch.cuda.get_device_capability() >= (8, 0):
-        families += ["sm80", "skinny"]
+        families += ["sm80", "skinny", "gemv"]
     if torch.cuda.get_device_capability() == (9, 0):
         families.append("sm90")
     return families

@@ -66,7 +66,7 @@ def _config_rows():
     """Every row of every family's table, by the name GEMM_INT8_FORCE_KERNEL takes."""
     from gemm_int8.benchmark.contenders import table_rows
 
-    return [(f, row) for f in ("sm80", "sm90", "skinny") for row in table_rows(f)]
+    return [(f, row) for f in ("sm80", "sm90", "skinny", "gemv") for row in table_rows(f)]
 
 
 @requires_cuda
@@ -74,7 +74,7 @@ def _config_rows():
 def test_every_config_row(monkeypatch, family, row):
     capability = torch.cuda.get_device_capability()
     if (family == "sm90" and capability != (9, 0)) or (
-        family in ("sm80", "skinny") and capability < (8, 0)
+        family in ("sm80", "skinny", "gemv") and capability < (8, 0)
     ):
         pytest.skip(f"{family} does not run on sm_{capability[0]}{capability[1]}")
     monkeypatch.setenv("GEMM_INT8_FORCE_KERNEL", row)
@@ -142,7 +142,7 @@ def test_every_config_row_full_epilogue(monkeypatch, family, row, out_dtype):
 
     capability = torch.cuda.get_device_capability()
     if (family == "sm90" and capability != (9, 0)) or (
-        family in ("sm80", "skinny") and capability < (8, 0)
+        family in ("sm80", "skinny", "gemv") and capability < (8, 0)
     ):
         pytest.skip(f"{family} does not run on sm_{capability[0]}{capability[1]}")
     monkeypatch.setenv("GEMM_INT8_FORCE_KERNEL", row)

@@ -1,6 +1,6 @@
-"""quantized_linear's one-kernel path for decode-sized inputs (Hopper, opt-in
-through GEMM_INT8_FUSED_LINEAR=1, which every test here sets): the bits of
-quantize(x, "row") + scaled_mm, whatever the dispatch picks."""
+"""quantized_linear's one-kernel path for one or two rows (the gemv family,
+sm_80 and newer; on by default, GEMM_INT8_FUSED_LINEAR=0 turns it off): the
+bits of quantize(x, "row") + scaled_mm, whatever the dispatch picks."""
 
 import gemm_int8
 import pytest
@@ -11,12 +11,13 @@ from torch.profiler import ProfilerActivity, profile
 
 pytestmark = requires_cuda
 
-IS_HOPPER = torch.cuda.is_available() and torch.cuda.get_device_capability() == (9, 0)
+HAS_GEMV = torch.cuda.is_available() and torch.cuda.get_device_capability() >= (8, 0)
+FUSED_KERNEL = "gemv_kernel"
 
 
 @pytest.fixture(autouse=True)
 def fusion_on(monkeypatch):
-    monkeypatch.setenv("GEMM_INT8_FUSED_LINEAR", "1")
+    monkeypatch.delenv("GEMM_INT8_FUSED_LINEAR", raising=False)
     monkeypatch.delenv("GEMM_INT8_FORCE_KERNEL", raising=False)
 
 
@@ -45,14 +46,24 @@ def kernel_names(fn):
     return [e.name for e in prof.events() if e.device_type.name == "CUDA"]
 
 
-# N: a ragged last tile (33, 1000), fewer tiles than SMs (1024) and more (4096,
-# 14336); K: one slab (16, 1008), ragged slabs (4112), several (4096, 14336:
-# past the shared-memory budget from M = 7 on, so those take two launches).
-SHAPES = [(17, 16), (33, 4112), (1000, 1008), (1024, 4096), (4096, 4096), (4096, 14336)]
+# N: a ragged last tile (17, 33, 1000), fewer tiles than resident CTAs (1024)
+# and more (4096, 14336); K: less than a warp's share (16), ragged shares
+# (1008, 4112), the decode widths (4096, 14336), past the shared-memory budget
+# of the fused kernel at two rows (16400: two launches). M = 3 and more take
+# two launches.
+SHAPES = [
+    (17, 16),
+    (33, 4112),
+    (1000, 1008),
+    (1024, 4096),
+    (4096, 4096),
+    (4096, 14336),
+    (64, 16400),
+]
 
 
 @pytest.mark.parametrize("n, k", SHAPES)
-@pytest.mark.parametrize("m", [1, 2, 5, 8, 9, 16])
+@pytest.mark.parametrize("m", [1, 2, 3, 8])
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32])
 def test_bits_of_quantize_then_scaled_mm(gen, m, n, k, dtype):
     weight, weight_scale = weights(n, k, gen)
@@ -79,49 +90,55 @@ def test_special_rows(gen, dtype):
     x[5] = torch.arange(256) - 127.5
     x[6, ::2] = -x[6, ::2].abs().max()
     x = x.cuda()
-    want = two_step(x, weight, weight_scale, None)
-    assert_bitwise_equal(gemm_int8.quantized_linear(x, weight, weight_scale), want, "special")
+    for rows in [slice(i, i + 1) for i in range(7)] + [slice(i, i + 2) for i in range(0, 6, 2)]:
+        want = two_step(x[rows], weight, weight_scale, None)
+        got = gemm_int8.quantized_linear(x[rows], weight, weight_scale)
+        assert_bitwise_equal(got, want, f"special rows {rows}")
 
 
 def test_strided_and_misaligned_x(gen):
     weight, weight_scale = weights(256, 512, gen)
     wide = torch.randn((4, 1024), generator=gen).bfloat16().cuda()
-    for x in (wide[:, :512], wide[:, 8:520], wide[:, 1:513], wide.view(2, 2, 1024)[..., :512]):
+    views = (wide[:2, :512], wide[::2, 8:520], wide[:2, 1:513], wide.view(2, 2, 1024)[:1, :, :512])
+    for x in views:
         want = two_step(x, weight, weight_scale, None)
         got = gemm_int8.quantized_linear(x, weight, weight_scale)
         assert got.shape == (*x.shape[:-1], 256)
         assert_bitwise_equal(got, want, f"strides {x.stride()}")
 
 
-@pytest.mark.skipif(not IS_HOPPER, reason="the fused kernel is built for sm_90a")
-def test_one_launch_on_hopper(gen, monkeypatch):
+def launches(fn):
+    """The kernels fn launches, the fused one (a gemv kernel on float x) marked."""
+    names = kernel_names(fn)
+    return len(names), any(FUSED_KERNEL in n and "signed char" not in n for n in names)
+
+
+@pytest.mark.skipif(not HAS_GEMV, reason="the fused kernel runs on sm_80 and newer")
+@pytest.mark.parametrize("m", [1, 2])
+def test_one_launch(gen, monkeypatch, m):
     weight, weight_scale = weights(4096, 4096, gen)
-    x = torch.randn((8, 4096), generator=gen).bfloat16().cuda()
-    names = kernel_names(lambda: gemm_int8.quantized_linear(x, weight, weight_scale))
-    assert len(names) == 1 and "fused_linear" in names[0], names
-    monkeypatch.setenv("GEMM_INT8_FUSED_LINEAR", "0")  # the default: two launches
-    names = kernel_names(lambda: gemm_int8.quantized_linear(x, weight, weight_scale))
-    assert not any("fused_linear" in name for name in names), names
-    monkeypatch.setenv("GEMM_INT8_FUSED_LINEAR", "1")
-    x = torch.randn((17, 4096), generator=gen).bfloat16().cuda()  # prefill: two launches
-    names = kernel_names(lambda: gemm_int8.quantized_linear(x, weight, weight_scale))
-    assert not any("fused_linear" in name for name in names), names
+    x = torch.randn((m, 4096), generator=gen).bfloat16().cuda()
+    assert launches(lambda: gemm_int8.quantized_linear(x, weight, weight_scale)) == (1, True)
+    monkeypatch.setenv("GEMM_INT8_FUSED_LINEAR", "0")  # off: quantize, then the GEMM
+    assert launches(lambda: gemm_int8.quantized_linear(x, weight, weight_scale)) == (2, False)
+    monkeypatch.delenv("GEMM_INT8_FUSED_LINEAR")
+    x = torch.randn((3, 4096), generator=gen).bfloat16().cuda()  # three rows: two launches
+    assert launches(lambda: gemm_int8.quantized_linear(x, weight, weight_scale)) == (2, False)
 
 
-@pytest.mark.skipif(not IS_HOPPER, reason="the fused kernel is built for sm_90a")
+@pytest.mark.skipif(not HAS_GEMV, reason="the fused kernel runs on sm_80 and newer")
 def test_forced_kernel_turns_fusion_off(gen, monkeypatch):
     monkeypatch.setenv("GEMM_INT8_FORCE_KERNEL", "skinny")
     weight, weight_scale = weights(512, 256, gen)
     x = torch.randn((2, 256), generator=gen).cuda()
-    names = kernel_names(lambda: gemm_int8.quantized_linear(x, weight, weight_scale))
-    assert not any("fused_linear" in name for name in names), names
+    assert launches(lambda: gemm_int8.quantized_linear(x, weight, weight_scale)) == (2, False)
 
 
 @torch.no_grad()
 def test_graph_capture_without_syncs(gen):
     weight, weight_scale = weights(2048, 1024, gen)
     bias = torch.randn(2048, generator=gen).cuda()
-    x = torch.randn((4, 1024), generator=gen).bfloat16().cuda()
+    x = torch.randn((2, 1024), generator=gen).bfloat16().cuda()
     gemm_int8.quantized_linear(x, weight, weight_scale, bias)
     torch.cuda.synchronize()
     graph = torch.cuda.CUDAGraph()
@@ -133,7 +150,7 @@ def test_graph_capture_without_syncs(gen):
     finally:
         torch.cuda.set_sync_debug_mode("default")
     for _ in range(3):
-        x.copy_(torch.randn((4, 1024), generator=gen).bfloat16())
+        x.copy_(torch.randn((2, 1024), generator=gen).bfloat16())
         graph.replay()
         torch.cuda.synchronize()
         want = two_step(x, weight, weight_scale, bias)

@@ -107,4 +107,4 @@ def test_kernel_configs_lists_every_table_row():
     names = torch.ops.gemm_int8.kernel_configs()
     assert len(names) == len(set(names))
     assert "simt_t64x64x32" in names and "sm90_t128x256x128_c2x1_coop" in names
-    assert {n.split("_", 1)[0] for n in names} == {"simt", "sm80", "sm90", "skinny"}
+    assert {n.split("_", 1)[0] for n in names} == {"simt", "sm80", "sm90", "skinny", "gemv"}

@@ -157,18 +157,16 @@ def test_siblings_quantize_a_shared_input_once(device, gen, monkeypatch):
 
 @torch.no_grad()
 def test_decode_sized_inputs_go_to_the_fused_op(device, gen, monkeypatch):
-    # With fusion on, up to 16 rows each layer calls quantized_linear, which
-    # quantizes inside its GEMM on Hopper: a shared quantization would be one
-    # launch more.
-    monkeypatch.setenv("GEMM_INT8_FUSED_LINEAR", "1")
-    monkeypatch.setattr(linear_module, "_FUSED_ROWS", 16)
+    # Up to two rows each layer calls quantized_linear, which quantizes inside
+    # its GEMM: a shared quantization would be one launch more.
+    assert linear_module._FUSED_ROWS == 2
     layers = sibling_layers(device)
     counter = CountingQuantize(monkeypatch)
     clear_quantization_cache()
-    x = torch.randn((2, 8, 64), generator=gen).to(device)
+    x = torch.randn((2, 1, 64), generator=gen).to(device)
     for layer in layers:
         want = gemm_int8.quantized_linear(x, layer.weight, layer.weight_scale, layer.bias)
-        assert_bitwise_equal(layer(x), want, "16 rows")
+        assert_bitwise_equal(layer(x), want, "two rows")
     assert counter.calls == 0
 
 

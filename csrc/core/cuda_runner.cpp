@@ -14,6 +14,7 @@
 #include "gemm_int8/cuda.h"
 #include "gemm_int8/plan_key.h"
 #include "gemm_int8/validate.h"
+#include "kernels/gemv/launcher.h"
 #include "kernels/launchers.h"
 
 #ifndef GEMM_INT8_CUDA_ARCHS_STR
@@ -197,9 +198,11 @@ Status run_cuda(const GemmProblem& p, const Plan& plan, void* workspace, size_t 
     g.out = take(p.m() * s.ld_out * static_cast<int64_t>(dtype_size(p.out.dtype)));
     g.ld_out = s.ld_out;
   }
-  if (plan.config.family == KernelFamily::kSkinny) {
+  if (plan.config.family == KernelFamily::kSkinny || plan.config.family == KernelFamily::kGemv) {
     g.out = p.out.data, g.ld_out = p.out.row_stride;  // any strides
-    return kernels::launch_skinny(plan.config.row, g, p.out.col_stride, stream);
+    return plan.config.family == KernelFamily::kSkinny
+               ? kernels::launch_skinny(plan.config.row, g, p.out.col_stride, stream)
+               : kernels::launch_gemv(plan.config.row, g, p.out.col_stride, stream);
   }
   if (plan.config.family == KernelFamily::kSm90) {
     GEMM_INT8_RETURN_IF_ERROR(kernels::launch_sm90(

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/gemv_rows.h"
 #include "core/skinny_rows.h"
 #include "core/sm80_rows.h"
 #include "core/sm90_rows.h"
@@ -54,6 +55,15 @@ std::vector<KernelConfig> build_table() {
                    (warps) * (row_tiles) * (col_tiles)*4 * 32 * 4});
 #include "kernels/skinny/tile_configs.def"
 #undef GEMM_INT8_SKINNY_CONFIG
+#define GEMM_INT8_GEMV_CONFIG(name, max_m, rows, warps, groups) \
+  table.push_back({KernelFamily::kGemv,                         \
+                   gemv::name,                                  \
+                   "gemv_" #name,                               \
+                   {max_m, (groups) * (rows), 16 * 32},         \
+                   1,                                           \
+                   (groups) * (warps) * (rows) * (max_m)*4});
+#include "kernels/gemv/tile_configs.def"
+#undef GEMM_INT8_GEMV_CONFIG
   return table;
 }
 
@@ -197,6 +207,23 @@ int skinny_row(const GemmProblem& p) {
   return p.m() <= 8 && p.n() <= 2048 ? skinny::m8_r1_w8_u8 : skinny::m16_r1_w8_u4;
 }
 
+// The gemv boundary. H200, 2026-11-30, graph timing (docs/performance.md,
+// "Issue 10 — the gemv family"): at one row of x the dp4a row beat skinny and
+// sm90 at every decode shape of a Llama-3-8B block (1x14336x4096 15.2 us vs
+// 21.5 skinny / ~17.1 sm90; 1x4096x14336 16.0 vs 19.1 / 17.5; 1x4096x4096 6.2
+// vs 6.9 skinny); at two rows it lost at 4096x4096 (8.3 vs 7.0) and tied the
+// others, and from four rows on the dp4a work outgrows the read. K up to
+// 16384 is what was measured.
+bool gemv_wins(const GemmProblem& p) {
+  return p.m() == 1 && p.k() <= 16384 && p.k() % gemv::kGranule == 0 &&
+         row_alignment_bytes(p.x) >= 16 && row_alignment_bytes(p.y) >= 16;
+}
+
+int gemv_row(const GemmProblem& p) {
+  const int row = gemv::row_for(p.m());
+  return row < 0 ? gemv::kNumRows - 1 : row;
+}
+
 }  // namespace
 
 const char* family_name(KernelFamily family) {
@@ -205,6 +232,7 @@ const char* family_name(KernelFamily family) {
     case KernelFamily::kSm80: return "sm80";
     case KernelFamily::kSm90: return "sm90";
     case KernelFamily::kSkinny: return "skinny";
+    case KernelFamily::kGemv: return "gemv";
   }
   return "unknown";
 }
@@ -217,8 +245,8 @@ const std::vector<KernelConfig>& all_configs() {
 Status parse_kernel_override(const std::string& text, KernelOverride* out) {
   *out = KernelOverride{};
   if (text.empty() || text == "auto") return {};
-  for (KernelFamily f :
-       {KernelFamily::kSimt, KernelFamily::kSm80, KernelFamily::kSm90, KernelFamily::kSkinny}) {
+  for (KernelFamily f : {KernelFamily::kSimt, KernelFamily::kSm80, KernelFamily::kSm90,
+                         KernelFamily::kSkinny, KernelFamily::kGemv}) {
     if (text == family_name(f)) {
       *out = KernelOverride{true, true, f, 0};
       return {};
@@ -231,7 +259,7 @@ Status parse_kernel_override(const std::string& text, KernelOverride* out) {
     }
   }
   std::ostringstream names;
-  names << "auto, simt, sm80, sm90, skinny";
+  names << "auto, simt, sm80, sm90, skinny, gemv";
   for (const KernelConfig& c : all_configs()) names << ", " << c.name;
   return Status::value_error("GEMM_INT8_FORCE_KERNEL='" + text +
                              "' is not a kernel family or config; accepted: " + names.str());
@@ -247,11 +275,14 @@ Status choose_config(const GemmProblem& problem, const DeviceInfo& device,
                                     : sm80_usable ? KernelFamily::kSm80
                                                   : KernelFamily::kSimt;
   KernelFamily family = override_.forced ? override_.family : large_family;
-  if (!override_.forced && sm80_usable && skinny_wins(problem))
+  if (!override_.forced && sm80_usable && gemv_wins(problem))
+    family = KernelFamily::kGemv;
+  else if (!override_.forced && sm80_usable && skinny_wins(problem))
     family = KernelFamily::kSkinny;
   else if (!override_.forced && sm80_usable && small_with_eight_byte_rows(problem))
     family = KernelFamily::kSm80;
-  const bool needs_sm80 = family == KernelFamily::kSm80 || family == KernelFamily::kSkinny;
+  const bool needs_sm80 = family == KernelFamily::kSm80 || family == KernelFamily::kSkinny ||
+                          family == KernelFamily::kGemv;
   if ((needs_sm80 && !sm80_usable) || (family == KernelFamily::kSm90 && !sm90_usable)) {
     const char* why = family == KernelFamily::kSm90 && device.cc() != 90
                           ? "runs only on compute capability 9.0"
@@ -272,6 +303,7 @@ Status choose_config(const GemmProblem& problem, const DeviceInfo& device,
     case KernelFamily::kSm80: *out = row_of(family, sm80_row(problem, device)); break;
     case KernelFamily::kSm90: *out = row_of(family, sm90_row(problem, device)); break;
     case KernelFamily::kSkinny: *out = row_of(family, skinny_row(problem)); break;
+    case KernelFamily::kGemv: *out = row_of(family, gemv_row(problem)); break;
   }
   return {};
 }

@@ -1,22 +1,21 @@
-// fused_linear_cuda: the dispatch of a LinearProblem to the fused kernel.
+// fused_linear_cuda: the dispatch of a LinearProblem to the gemv family's
+// fused kernel.
 #include <cstdlib>
 #include <cstring>
 
 #include "core/device_info.h"
 #include "gemm_int8/linear_cuda.h"
-#include "kernels/fused_linear/launcher.h"
+#include "kernels/gemv/launcher.h"
 
 namespace gemm_int8 {
 
-// Opt-in (GEMM_INT8_FUSED_LINEAR=1, read per call like GEMM_INT8_FORCE_KERNEL):
-// on the H200 the fused kernel measured no faster than quantize + scaled_mm
-// at one row and slower from two rows on (docs/performance.md, "Issue 10 —
-// fused decode linear"). A forced kernel turns it off, so that it runs what
-// it names.
+// On by default (GEMM_INT8_FUSED_LINEAR=0 turns it off, for comparisons);
+// read per call like GEMM_INT8_FORCE_KERNEL. A forced kernel turns it off,
+// so that the GEMM runs what it names.
 bool fused_linear_enabled() {
   const char* env = std::getenv("GEMM_INT8_FUSED_LINEAR");
   const char* forced = std::getenv("GEMM_INT8_FORCE_KERNEL");
-  return env != nullptr && std::strcmp(env, "1") == 0 && (forced == nullptr || *forced == '\0');
+  return (env == nullptr || std::strcmp(env, "0") != 0) && (forced == nullptr || *forced == '\0');
 }
 
 Status fused_linear_cuda(const LinearProblem& p, cudaStream_t stream, bool* ran) {
@@ -25,7 +24,7 @@ Status fused_linear_cuda(const LinearProblem& p, cudaStream_t stream, bool* ran)
   if (p.x.device.kind != Device::Kind::kCuda)
     return Status::value_error("x: the CUDA path needs CUDA memory, x is on cpu");
   if (!fused_linear_enabled()) return {};
-#ifdef GEMM_INT8_HAS_SM90
+#ifdef GEMM_INT8_HAS_SM80  // the gemv family compiles with the sm80 family's flags
   ScopedDevice on_device(p.x.device.index);
   GEMM_INT8_RETURN_IF_ERROR(on_device.status());
   DeviceInfo device;
@@ -40,7 +39,7 @@ Status fused_linear_cuda(const LinearProblem& p, cudaStream_t stream, bool* ran)
   a.epilogue.y_scale = static_cast<const float*>(p.weight_scale.data);
   a.epilogue.y_scale_step = p.weight_scale.per_element() ? 1 : 0;
   a.epilogue.bias = static_cast<const float*>(p.bias.data);
-  a.device = p.x.device.index, a.sm_count = device.sm_count;
+  a.sm_count = device.sm_count;
   GEMM_INT8_RETURN_IF_ERROR(kernels::launch_fused_linear(row, a, stream));
   *ran = true;
 #else

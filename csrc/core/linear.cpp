@@ -1,6 +1,6 @@
 #include "gemm_int8/linear.h"
 
-#include "core/fused_linear_rows.h"
+#include "core/gemv_rows.h"
 #include "core/messages.h"
 #include "core/validate_parts.h"
 
@@ -48,21 +48,18 @@ Status validate_linear(const LinearProblem& p) {
   return {};
 }
 
-// Everything the kernel can hold, once the caller opted in: on the H200
-// (2026-11-30, docs/performance.md "Issue 10 — fused decode linear") it was
-// not faster than quantize + scaled_mm at any row count (1x4096x4096 7.5 us
-// against 7.3; 16 rows 30.7 against 9.3: every CTA quantizes all of x), so
-// fusion stays opt-in until a measured boundary exists.
+// One or two rows (the gemv rows, csrc/kernels/gemv/tile_configs.def): on
+// the H200 (2026-11-30, docs/performance.md "Issue 10 — the gemv family")
+// one launch that quantizes x itself beat quantize + GEMM at every decode
+// shape of a Llama-3-8B block; from three rows on the tensor-core skinny
+// rows behind a separate quantize win.
 int fused_linear_row(const LinearProblem& p, const DeviceInfo& device) {
-  if (device.cc() != 90 || !device.sm90_kernels_built) return -1;
+  if (device.cc() < 80 || !device.sm80_kernels_built) return -1;
   if (p.m() < 1 || p.m() > kFusedLinearMaxRows || p.n() < 1 || p.n() > INT32_MAX) return -1;
-  if (p.k() < 16 || p.k() % 16 != 0) return -1;
+  if (p.k() < gemv::kGranule || p.k() % gemv::kGranule != 0) return -1;
+  if (p.m() * p.k() > gemv::kMaxFusedXBytes) return -1;
   if (row_alignment_bytes(p.x) < 16 || row_alignment_bytes(p.weight) < 16) return -1;
-  const int row = p.m() <= 8 ? fused_linear::m8_w8_s2048_st4 : fused_linear::m16_w8_s2048_st4;
-  if (fused_linear::shared_layout(fused_linear::kRows[row], p.m(), p.k()).total >
-      fused_linear::kMaxSharedBytes)
-    return -1;
-  return row;
+  return gemv::row_for(p.m());
 }
 
 }  // namespace gemm_int8

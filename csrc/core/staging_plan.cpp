@@ -38,8 +38,9 @@ Staging plan_staging(const GemmProblem& p, const KernelConfig& config) {
   // A kernel that sees a padded N writes the padding columns: into a staged
   // out, never into the next row of the caller's (4-byte outs of N % 8 == 4
   // have 16-byte rows and would otherwise be written in place).
-  s.out =
-      config.family != KernelFamily::kSkinny && (out_ld(p.out, config) < 0 || s.n_kernel != p.n());
+  const bool writes_any_strides =
+      config.family == KernelFamily::kSkinny || config.family == KernelFamily::kGemv;
+  s.out = !writes_any_strides && (out_ld(p.out, config) < 0 || s.n_kernel != p.n());
   s.ld_out = n_aligned;
   return s;
 }

@@ -75,13 +75,13 @@ at::Tensor hadamard_op(const at::Tensor& x) {
   return call.out;
 }
 
-// Decode-sized layers run as one kernel that quantizes x itself when fusion
-// is on; the cheap tests first keep other calls from building a problem.
+// Decode-sized layers run as one kernel that quantizes x itself; the cheap
+// tests first keep other calls from building a problem.
 bool fused_linear_op(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& weight_scale,
                      const OptTensor& bias, at::Tensor* out) {
   const int64_t k = x.size(-1);
   if (k == 0 || x.numel() / k > kFusedLinearMaxRows || x.numel() == 0) return false;
-  if (!fused_linear_enabled()) return false;  // the default: nothing built, nothing allocated
+  if (!fused_linear_enabled()) return false;
   if (bias && bias->scalar_type() != at::kFloat) return false;
   c10::cuda::CUDAGuard guard(x.device());
   const LinearProblem problem = linear_problem(x, weight, weight_scale, optional_arg(bias), out);

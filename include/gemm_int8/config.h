@@ -17,6 +17,7 @@ enum class KernelFamily : uint8_t {
   kSm80,    // tensor cores through mma.sync (CUTLASS 2.x); sm_80 and newer
   kSm90,    // Hopper: TMA + wgmma, warp-specialized (CUTLASS 3.x); sm_90 only
   kSkinny,  // small M: a bandwidth-bound mma.sync kernel streaming y; sm_80 and newer
+  kGemv,    // M <= 2: dp4a on CUDA cores, warps streaming whole runs of y; sm_80 and newer
 };
 
 const char* family_name(KernelFamily family);

@@ -29,15 +29,15 @@ struct LinearProblem {
 // weight_scale, bias and out.
 Status validate_linear(const LinearProblem& problem);
 
-// Rows of x one fused launch takes (decode: one to sixteen tokens).
-constexpr int64_t kFusedLinearMaxRows = 16;
+// Rows of x one fused launch takes (decode of one or two tokens).
+constexpr int64_t kFusedLinearMaxRows = 2;
 
-// The fused_linear row that runs a validated problem on `device` as one
-// kernel, or -1 when it must run as quantize + scaled_mm: not sm_90 with the
-// sm_90a kernels built, more than kFusedLinearMaxRows rows, rows of x or the
-// weight not 16-byte aligned, K % 16 != 0, or x larger than shared memory
-// leaves room for. Pure: the caller reads the environment (fusion is opt-in,
-// GEMM_INT8_FUSED_LINEAR=1; gemm_int8/linear_cuda.h).
+// The gemv row that runs a validated problem on `device` as one kernel, or
+// -1 when it must run as quantize + scaled_mm: no sm_80-family kernels for
+// this device, more than kFusedLinearMaxRows rows, rows of x or the weight
+// not 16-byte aligned, K % 16 != 0, or x larger than the kernel keeps in
+// shared memory. Pure: the caller reads the environment
+// (GEMM_INT8_FUSED_LINEAR=0 turns fusion off; gemm_int8/linear_cuda.h).
 int fused_linear_row(const LinearProblem& problem, const DeviceInfo& device);
 
 }  // namespace gemm_int8

@@ -8,14 +8,14 @@
 
 namespace gemm_int8 {
 
-// Runs the problem as one kernel on `stream` when GEMM_INT8_FUSED_LINEAR is
-// "1" (opt-in: see docs/performance.md), GEMM_INT8_FORCE_KERNEL is unset and
-// fused_linear_row() takes it on this device; sets *ran. When *ran is false nothing was
+// Runs the problem as one kernel on `stream` unless GEMM_INT8_FUSED_LINEAR
+// is "0" or GEMM_INT8_FORCE_KERNEL is set, when fused_linear_row() takes it
+// on this device; sets *ran. When *ran is false nothing was
 // launched: the caller quantizes x per row and runs scaled_mm, which gives
 // the same bits. Needs no workspace; never synchronizes.
 Status fused_linear_cuda(const LinearProblem& problem, cudaStream_t stream, bool* ran);
 
-// Whether fusion is switched on (GEMM_INT8_FUSED_LINEAR=1 and no
+// Whether fusion is switched on (GEMM_INT8_FUSED_LINEAR is not "0" and no
 // GEMM_INT8_FORCE_KERNEL): callers need not build a problem otherwise.
 bool fused_linear_enabled();
 

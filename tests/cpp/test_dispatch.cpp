@@ -65,12 +65,12 @@ TEST(Dispatch, Sm80SmallMUsesTheSmallTile) {
 
 TEST(Dispatch, DecodeUsesTheSkinnyKernelUpToEightThousandWide) {
   for (const DeviceInfo& d : {device(8, 0), device(8, 9), device(9, 0), device(12, 0)})
-    for (int m : {1, 8, 16}) EXPECT_EQ(choose(m, 4096, 4096, d).family, KernelFamily::kSkinny);
+    for (int m : {2, 8, 16}) EXPECT_EQ(choose(m, 4096, 4096, d).family, KernelFamily::kSkinny);
   EXPECT_EQ(choose(17, 4096, 4096, device(8, 0)).family, KernelFamily::kSm80);
-  EXPECT_EQ(choose(1, 14336, 4096, device(8, 0)).family, KernelFamily::kSm80);
-  EXPECT_EQ(choose(1, 14336, 4096, device(9, 0)).family, KernelFamily::kSm90);
+  EXPECT_EQ(choose(2, 14336, 4096, device(8, 0)).family, KernelFamily::kSm80);
+  EXPECT_EQ(choose(2, 14336, 4096, device(9, 0)).family, KernelFamily::kSm90);
   EXPECT_EQ(choose(16, 4096, 14336, device(9, 0)).family, KernelFamily::kSm90);
-  EXPECT_EQ(std::string(choose(1, 1024, 4096, device(9, 0)).name), "skinny_m8_r1_w8_u8");
+  EXPECT_EQ(std::string(choose(2, 1024, 4096, device(9, 0)).name), "skinny_m8_r1_w8_u8");
   EXPECT_EQ(std::string(choose(9, 1024, 4096, device(9, 0)).name), "skinny_m16_r1_w8_u4");
   // Rows skinny would have to stage (K = 1000) keep the sm80 8-byte rows.
   EXPECT_EQ(choose(1, 1000, 1000, device(9, 0)).family, KernelFamily::kSm80);
@@ -79,11 +79,26 @@ TEST(Dispatch, DecodeUsesTheSkinnyKernelUpToEightThousandWide) {
   EXPECT_EQ(choose(1, 4096, 4096, device(8, 0), "sm80").family, KernelFamily::kSm80);
 }
 
+TEST(Dispatch, OneRowUsesTheGemvKernel) {
+  for (const DeviceInfo& d : {device(8, 0), device(9, 0), device(12, 0)})
+    for (int n : {1024, 4096, 14336, 28672})
+      EXPECT_EQ(std::string(choose(1, n, 4096, d).name), "gemv_m1_r2_w4_g8");
+  EXPECT_EQ(choose(1, 4096, 14336, device(9, 0)).family, KernelFamily::kGemv);
+  EXPECT_EQ(choose(2, 4096, 4096, device(9, 0)).family, KernelFamily::kSkinny);
+  EXPECT_EQ(choose(2, 14336, 4096, device(9, 0)).family, KernelFamily::kSm90);
+  // Beyond the measured K, and rows it would have to stage, go elsewhere.
+  EXPECT_EQ(choose(1, 4096, 16400, device(9, 0)).family, KernelFamily::kSm90);
+  EXPECT_EQ(choose(1, 1000, 1000, device(9, 0)).family, KernelFamily::kSm80);
+  EXPECT_EQ(choose(1, 4096, 4096, device(7, 5)).family, KernelFamily::kSimt);
+  // A forced gemv row takes any M (more CTAs along M).
+  EXPECT_EQ(choose(64, 4096, 4096, device(9, 0), "gemv").family, KernelFamily::kGemv);
+}
+
 TEST(Dispatch, Sm90RowsByM) {
   auto name = [](int64_t m, int64_t n, int64_t k = 4096) {
     return std::string(choose(m, n, k, device(9, 0)).name);
   };
-  EXPECT_EQ(name(1, 14336), "sm90_swap_t64x16x256_c1x1_ping");
+  EXPECT_EQ(name(2, 14336), "sm90_swap_t64x16x256_c1x1_ping");
   EXPECT_EQ(name(16, 14336), "sm90_swap_t64x16x256_c1x1_ping");
   EXPECT_EQ(name(17, 4096), "sm90_swap_t128x16x256_c1x1_coop");
   EXPECT_EQ(name(64, 4096), "sm90_swap_t128x16x256_c1x1_coop");

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/fused_linear_rows.h"
+#include "core/gemv_rows.h"
 #include "gemm_int8/linear.h"
 #include "test_helpers.h"
 
@@ -79,26 +79,22 @@ TEST(Linear, MessagesNameTheArgument) {
 constexpr DeviceInfo kH200{9, 0, 132, true, true};
 
 TEST(Linear, FusedBoundary) {
-  EXPECT_EQ(fused_linear_row(HostLinear(1, 4096, 4096).problem, kH200),
-            fused_linear::m8_w8_s2048_st4);
-  EXPECT_EQ(fused_linear_row(HostLinear(8, 4096, 4096).problem, kH200),
-            fused_linear::m8_w8_s2048_st4);
-  EXPECT_EQ(fused_linear_row(HostLinear(16, 4096, 4096).problem, kH200),
-            fused_linear::m16_w8_s2048_st4);
-  EXPECT_EQ(fused_linear_row(HostLinear(17, 4096, 4096).problem, kH200), -1);  // prefill
-  EXPECT_EQ(fused_linear_row(HostLinear(1, 33, 4112).problem, kH200),
-            fused_linear::m8_w8_s2048_st4);
+  EXPECT_EQ(fused_linear_row(HostLinear(1, 4096, 4096).problem, kH200), gemv::m1_r2_w4_g8);
+  EXPECT_EQ(fused_linear_row(HostLinear(2, 4096, 4096).problem, kH200), gemv::m2_r4_w8_g4);
+  EXPECT_EQ(fused_linear_row(HostLinear(3, 4096, 4096).problem, kH200), -1);  // quantize + GEMM
+  EXPECT_EQ(fused_linear_row(HostLinear(1, 33, 4112).problem, kH200), gemv::m1_r2_w4_g8);
   EXPECT_EQ(fused_linear_row(HostLinear(1, 64, 4100).problem, kH200), -1);  // K % 16
-  // x in shared memory: six rows of K = 14336 fit beside the ring, seven do not.
-  EXPECT_GE(fused_linear_row(HostLinear(6, 4096, 14336).problem, kH200), 0);
-  EXPECT_EQ(fused_linear_row(HostLinear(7, 4096, 14336).problem, kH200), -1);
+  // x in shared memory: two rows of K = 16384 fit, of K = 16400 do not.
+  EXPECT_EQ(fused_linear_row(HostLinear(2, 64, 16384).problem, kH200), gemv::m2_r4_w8_g4);
+  EXPECT_EQ(fused_linear_row(HostLinear(2, 64, 16400).problem, kH200), -1);
+  EXPECT_EQ(fused_linear_row(HostLinear(1, 64, 16400).problem, kH200), gemv::m1_r2_w4_g8);
   HostLinear misaligned(2, 64, 64);
   misaligned.problem.x.data = misaligned.x.data() + 1;  // 2-byte offset
   EXPECT_EQ(fused_linear_row(misaligned.problem, kH200), -1);
-  EXPECT_EQ(fused_linear_row(HostLinear(1, 64, 64).problem, DeviceInfo{8, 0, 108, true, false}),
-            -1);
-  EXPECT_EQ(fused_linear_row(HostLinear(1, 64, 64).problem, DeviceInfo{9, 0, 132, true, false}),
-            -1);  // built without 90a
+  const DeviceInfo a100{8, 0, 108, true, false};
+  EXPECT_EQ(fused_linear_row(HostLinear(1, 64, 64).problem, a100), gemv::m1_r2_w4_g8);
+  EXPECT_EQ(fused_linear_row(HostLinear(1, 64, 64).problem, DeviceInfo{7, 5, 40, false, false}),
+            -1);  // before sm_80
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// One int8 tensor-core step of the hand-written kernels (skinny,
-// fused_linear): c += A (16 x 32, row-major) . B (32 x 8, column-major),
+// One int8 tensor-core step of the hand-written skinny kernel:
+// c += A (16 x 32, row-major) . B (32 x 8, column-major),
 // with the operand registers as mma.sync.m16n8k32 lays them out.
 #pragma once
 

@@ -1,5 +1,5 @@
 // Quantization of 16-byte vectors of x, shared by the quantize kernels and
-// the GEMM that quantizes its own activation rows (kernels/fused_linear): the same
+// the GEMM that quantizes its own activation rows (kernels/gemv): the same
 // statistics and the same rounding, so both give the same bits.
 #pragma once
 

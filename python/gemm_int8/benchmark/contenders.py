@@ -286,7 +286,7 @@ CONTENDERS: list[Contender] = [
 ]
 
 
-FAMILIES = ("simt", "sm80", "sm90", "skinny")  # as GEMM_INT8_FORCE_KERNEL names them
+FAMILIES = ("simt", "sm80", "sm90", "skinny", "gemv")  # as GEMM_INT8_FORCE_KERNEL names them
 _FORCE = "GEMM_INT8_FORCE_KERNEL"
 
 

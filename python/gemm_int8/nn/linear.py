@@ -18,11 +18,11 @@ from gemm_int8.ops import quantize
 _SCALED_MM = torch.ops.gemm_int8.scaled_mm.default
 _QUANTIZED_LINEAR = torch.ops.gemm_int8.quantized_linear.default
 _FLOAT_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
-# With GEMM_INT8_FUSED_LINEAR=1 (opt-in, read at import here and per call by
-# the op) quantized_linear quantizes up to this many rows (tokens) inside its
-# GEMM on Hopper (kFusedLinearMaxRows, include/gemm_int8/linear.h): sharing a
+# quantized_linear quantizes up to this many rows (tokens) inside its GEMM
+# (kFusedLinearMaxRows, include/gemm_int8/linear.h; GEMM_INT8_FUSED_LINEAR=0,
+# read at import here and per call by the op, turns that off): sharing a
 # separate quantization between layers would only add a launch there.
-_FUSED_ROWS = 16 if os.environ.get("GEMM_INT8_FUSED_LINEAR") == "1" else 0
+_FUSED_ROWS = 0 if os.environ.get("GEMM_INT8_FUSED_LINEAR") == "0" else 2
 
 
 def _check_float(dtype: torch.dtype, what: str) -> None:

@@ -1,5 +1,6 @@
-// The launcher contract of the fused_linear family (csrc/core/fused_linear_cuda.cpp
-// calls it). Torch-free; the launcher returns a Status and never syncs.
+// The launcher contracts of the gemv family (csrc/core/cuda_runner.cpp and
+// csrc/core/fused_linear_cuda.cpp call them). Torch-free; launchers return
+// a Status and never sync.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -9,12 +10,17 @@
 #include "core/epilogue_math.h"
 #include "gemm_int8/problem.h"
 #include "gemm_int8/status.h"
+#include "kernels/launchers.h"
 
 namespace gemm_int8::kernels {
 
-// A linear layer on a few float rows, quantized per row inside the kernel
-// (the fused_linear family, sm_90a): x float32, bfloat16 or float16 with
-// 16-byte rows, w int8 (N x K) with 16-byte rows, K % 16 == 0; out has x's
+// The GEMM: x int8 (m <= the row's max_m), y int8, 16-byte rows, K % 16 == 0;
+// out of any strides.
+Status launch_gemv(int row, const DenseGemm& gemm, int64_t out_col_stride, cudaStream_t stream);
+
+// A linear layer on a few float rows, quantized per row inside the kernel:
+// x float32, bfloat16 or float16 with 16-byte rows, w int8 (N x K) with
+// 16-byte rows, K % 16 == 0, m * k <= gemv::kMaxFusedXBytes; out has x's
 // dtype, rows of pitch ld_out and unit column stride. The epilogue's y_scale
 // and float32 bias are used; the kernel supplies x_scale.
 struct FusedLinearArgs {
@@ -27,7 +33,6 @@ struct FusedLinearArgs {
   void* out = nullptr;
   int64_t ld_out = 0;
   EpilogueParams epilogue;
-  int device = 0;
   int sm_count = 0;
 };
 Status launch_fused_linear(int row, const FusedLinearArgs& args, cudaStream_t stream);
