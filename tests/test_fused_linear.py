@@ -127,6 +127,20 @@ def test_one_launch(gen, monkeypatch, m):
 
 
 @pytest.mark.skipif(not HAS_GEMV, reason="the fused kernel runs on sm_80 and newer")
+@torch.no_grad()
+def test_two_launches_inside_a_cuda_graph(gen):
+    # In a graph, quantize + GEMM measured faster than the fused kernel.
+    weight, weight_scale = weights(4096, 4096, gen)
+    x = torch.randn((1, 4096), generator=gen).bfloat16().cuda()
+    gemm_int8.quantized_linear(x, weight, weight_scale)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = gemm_int8.quantized_linear(x, weight, weight_scale)
+    assert launches(graph.replay) == (2, False)
+    assert_bitwise_equal(out, two_step(x, weight, weight_scale, None), "graph")
+
+
+@pytest.mark.skipif(not HAS_GEMV, reason="the fused kernel runs on sm_80 and newer")
 def test_forced_kernel_turns_fusion_off(gen, monkeypatch):
     monkeypatch.setenv("GEMM_INT8_FORCE_KERNEL", "skinny")
     weight, weight_scale = weights(512, 256, gen)

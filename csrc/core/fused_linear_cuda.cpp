@@ -24,6 +24,18 @@ Status fused_linear_cuda(const LinearProblem& p, cudaStream_t stream, bool* ran)
   if (p.x.device.kind != Device::Kind::kCuda)
     return Status::value_error("x: the CUDA path needs CUDA memory, x is on cpu");
   if (!fused_linear_enabled()) return {};
+  // Only eagerly. In a CUDA graph on the H200 a Llama-3-8B block at one token
+  // took 83.8 us as quantize + GEMM (one quantization shared by the layers
+  // reading the same x) and 111.3 us fused: launches cost nothing there, and
+  // each GEMM prefetches its weight while the quantize kernel runs. Eagerly
+  // the host sets the pace and one launch per layer wins, 192.6 us against
+  // 293.3 (docs/performance.md, "Issue 10 — the gemv family").
+  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(stream, &capture) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return {};
+  }
+  if (capture != cudaStreamCaptureStatusNone) return {};
 #ifdef GEMM_INT8_HAS_SM80  // the gemv family compiles with the sm80 family's flags
   ScopedDevice on_device(p.x.device.index);
   GEMM_INT8_RETURN_IF_ERROR(on_device.status());

@@ -18,10 +18,11 @@ from gemm_int8.ops import quantize
 _SCALED_MM = torch.ops.gemm_int8.scaled_mm.default
 _QUANTIZED_LINEAR = torch.ops.gemm_int8.quantized_linear.default
 _FLOAT_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
-# quantized_linear quantizes up to this many rows (tokens) inside its GEMM
-# (kFusedLinearMaxRows, include/gemm_int8/linear.h; GEMM_INT8_FUSED_LINEAR=0,
+# Eagerly, quantized_linear quantizes up to this many rows (tokens) inside its
+# GEMM (kFusedLinearMaxRows, include/gemm_int8/linear.h; GEMM_INT8_FUSED_LINEAR=0,
 # read at import here and per call by the op, turns that off): sharing a
-# separate quantization between layers would only add a launch there.
+# separate quantization between layers would only add a launch there. While a
+# CUDA graph is captured the op runs two launches, and sharing wins.
 _FUSED_ROWS = 0 if os.environ.get("GEMM_INT8_FUSED_LINEAR") == "0" else 2
 
 
@@ -206,7 +207,10 @@ class Int8Linear(nn.Module):
             )
         if (
             self.share_input_quantization
-            and x.numel() > _FUSED_ROWS * self.in_features
+            and (
+                x.numel() > _FUSED_ROWS * self.in_features
+                or (x.is_cuda and torch.cuda.is_current_stream_capturing())
+            )
             and not torch.compiler.is_compiling()
             and x.dtype in _FLOAT_DTYPES
             and not x.is_inference()
