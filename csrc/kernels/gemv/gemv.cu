@@ -18,6 +18,7 @@
 #include "kernels/common/out_types.cuh"
 #include "kernels/common/pdl.cuh"
 #include "kernels/common/quantize_vectors.cuh"
+#include "kernels/common/streaming_load.cuh"
 #include "kernels/gemv/launcher.h"
 
 namespace gemm_int8::kernels {
@@ -36,14 +37,6 @@ struct Params {
   int64_t out_row_stride, out_col_stride;
   EpilogueParams epilogue;  // fused: x_scale is filled in by the kernel
 };
-
-__device__ __forceinline__ uint4 load_streaming(const int8_t* p) {
-  uint4 v;
-  asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "l"(p));
-  return v;
-}
 
 // Barrier 1 + group for the group's `threads` threads (0 is __syncthreads).
 __device__ __forceinline__ void group_barrier(int group, int threads) {

@@ -19,6 +19,7 @@
 #include "kernels/common/mma_s8.cuh"
 #include "kernels/common/out_types.cuh"
 #include "kernels/common/pdl.cuh"
+#include "kernels/common/streaming_load.cuh"
 
 namespace gemm_int8::kernels {
 namespace skinny {
@@ -36,14 +37,6 @@ struct Params {
 };
 
 constexpr int kChunkBytes = 64;  // K bytes per pair of m16n8k32 mmas
-
-__device__ __forceinline__ uint4 load_streaming(const int8_t* p) {
-  uint4 v;
-  asm volatile("ld.global.nc.L1::no_allocate.L2::256B.v4.u32 {%0, %1, %2, %3}, [%4];"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "l"(p));
-  return v;
-}
 
 __device__ __forceinline__ uint4 load_cached(const int8_t* p) {
   return __ldg(reinterpret_cast<const uint4*>(p));
