@@ -5,9 +5,10 @@
 // Two entry points share the kernel. The GEMM (x int8) reads x through L1.
 // The fused linear (x float) first quantizes x per row into shared memory
 // with the quantize kernels' rule and code (kernels/common/quantize_vectors.cuh),
-// so its bits are those of quantize + scaled_mm; each CTA redoes that for
-// its own use, which costs one read of x from L2 per CTA (a few KB at
-// decode) instead of a launch.
+// so its bits are those of quantize + scaled_mm. There is one CTA per SM, so
+// that costs one read of x from L2 per SM (a few KB at decode) instead of a
+// launch; it pays off where launches cost the host time (eager calls), not
+// inside a CUDA graph (csrc/core/fused_linear_cuda.cpp).
 //
 // Launched dependent-style (kernels/common/pdl.cuh): while the previous
 // kernel finishes, each CTA prefetches its first tile of the weight into L2.
@@ -117,7 +118,7 @@ __device__ void quantize_rows(const In* x, int64_t ld_x, int m, int k, int8_t* x
 // own tile of Rows weight rows per step, its warps split K, and all groups
 // share x (the fused kernel quantizes it once per SM).
 template <int MaxM, int Rows, int Warps, int Groups, class In, class Out>
-__global__ void __launch_bounds__(Groups* Warps * 32, 1) gemv_kernel(const Params<In, Out> p) {
+__global__ void __launch_bounds__(32 * Warps * Groups, 1) gemv_kernel(const Params<In, Out> p) {
   constexpr bool kFused = !std::is_same_v<In, int8_t>;
   constexpr int kSums = Rows * MaxM;                  // of one group
   extern __shared__ __align__(16) int8_t x_shared[];  // fused: MaxM x k int8
