@@ -76,28 +76,30 @@ def _train(int8: bool, data, device, d=64, layers=2, vocab=16, length=24, lr=3e-
     return losses[0], sum(losses[-20:]) / 20  # final: mean of the last 20 steps
 
 
-def _check(device, steps=120, batch=32, **size):
+def _check(device, steps=120, batch=32, two_sided=True, **size):
     data = _markov_batches(16, size.get("length", 24), batch, steps, device)
     float_initial, float_final = _train(False, data, device, **size)
     int8_initial, int8_final = _train(True, data, device, **size)
     assert float_final < 0.8 * float_initial and int8_final < 0.8 * int8_initial
-    # What a user needs: int8 trains at least as far as float32 (2 % slack).
-    # Lower is no fault: the runs are not converged, and the int8 one was
-    # ahead on both devices.
+    # What a user needs: int8 trains at least as far as float32 (2 % slack);
+    # where both runs have settled, also no further (the same 2 %).
     assert int8_final <= 1.02 * float_final, (float_final, int8_final)
+    if two_sided:
+        assert int8_final >= 0.98 * float_final, (float_final, int8_final)
 
 
 def test_tiny_transformer_int8_training_matches_float():
     # d = 64, 2 blocks, 120 AdamW steps on the CPU (CI): the final loss (mean of
-    # the last 20 steps) at most 2 % above float32's (measured: 1.3625 float32,
+    # the last 20 steps) within 2 % of float32's (measured: 1.3625 float32,
     # 1.3587 int8, -0.3 %).
     _check("cpu")
 
 
 @requires_cuda
 def test_transformer_int8_training_matches_float_on_gpu():
-    # Twice the width, 2.5x the steps, 4x the tokens per step (H200,
-    # 2026-11-30: float32 1.3211, int8 1.1858). (d = 256 with four blocks at
-    # lr 3e-3 left float32 itself at 2.32 against int8's 1.85: that rate is
-    # too high for the wider model, which says nothing of int8.)
-    _check("cuda", d=128, steps=300, batch=64, length=32, lr=1e-3)
+    # Twice the width, 2.5x the steps, 4x the tokens per step. One-sided: at
+    # 300 steps neither run has settled, and int8 was ahead (H200, 2026-11-30:
+    # float32 1.3211, int8 1.1858). (d = 256 with four blocks at lr 3e-3 left
+    # float32 itself at 2.32 against int8's 1.85: that rate is too high for
+    # the wider model, which says nothing of int8.)
+    _check("cuda", d=128, steps=300, batch=64, length=32, lr=1e-3, two_sided=False)
