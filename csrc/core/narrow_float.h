@@ -54,13 +54,26 @@ inline float half_bits_to_float(uint16_t bits) {
   return sign * std::ldexp(static_cast<float>(mantissa | 0x400), exponent - 25);
 }
 
-// Element `offset` of a float32, bfloat16 or float16 array, as float32 (the
-// one dtype switch of the host paths that read or write any float dtype).
+// Element `offset` of a float32, bfloat16 or float16 array, as float32; the
+// dtype fixed at compile time for inner loops (any dtype but float32 and
+// bfloat16 is read as float16).
+template <DType kDtype>
+inline float load_as(const void* base, int64_t offset) {
+  if constexpr (kDtype == DType::kFloat32)
+    return static_cast<const float*>(base)[offset];
+  else if constexpr (kDtype == DType::kBFloat16)
+    return bf16_bits_to_float(static_cast<const uint16_t*>(base)[offset]);
+  else
+    return half_bits_to_float(static_cast<const uint16_t*>(base)[offset]);
+}
+
+// The same with the dtype known at run time (the one dtype switch of the host
+// paths that read any float dtype).
 inline float load_float(DType dtype, const void* base, int64_t offset) {
   switch (dtype) {
-    case DType::kFloat32: return static_cast<const float*>(base)[offset];
-    case DType::kBFloat16: return bf16_bits_to_float(static_cast<const uint16_t*>(base)[offset]);
-    default: return half_bits_to_float(static_cast<const uint16_t*>(base)[offset]);
+    case DType::kFloat32: return load_as<DType::kFloat32>(base, offset);
+    case DType::kBFloat16: return load_as<DType::kBFloat16>(base, offset);
+    default: return load_as<DType::kFloat16>(base, offset);
   }
 }
 

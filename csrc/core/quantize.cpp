@@ -12,24 +12,8 @@
 namespace gemm_int8 {
 namespace {
 
-template <typename T>
-float load(const void* base, int64_t offset);
-template <>
-float load<float>(const void* base, int64_t offset) {
-  return static_cast<const float*>(base)[offset];
-}
-template <>
-float load<uint16_t>(const void* base, int64_t offset) {  // bfloat16 bits
-  return bf16_bits_to_float(static_cast<const uint16_t*>(base)[offset]);
-}
-struct Half {};
-template <>
-float load<Half>(const void* base, int64_t offset) {
-  return half_bits_to_float(static_cast<const uint16_t*>(base)[offset]);
-}
-
 // Two passes over x: the statistics of every group, then the values.
-template <typename T, bool kAsymmetric>
+template <DType kDtype, bool kAsymmetric>
 void quantize_host(const QuantizeProblem& p) {
   const MatrixView& x = p.x;
   const int64_t groups = quantize_groups(p);
@@ -40,7 +24,7 @@ void quantize_host(const QuantizeProblem& p) {
   for (int64_t r = 0; r < x.rows; ++r)
     for (int64_t c = 0; c < x.cols; ++c)
       stats[group_of(r, c)].template add<kAsymmetric>(
-          load<T>(x.data, r * x.row_stride + c * x.col_stride));
+          load_as<kDtype>(x.data, r * x.row_stride + c * x.col_stride));
   std::vector<QuantParams> params(static_cast<size_t>(groups));
   for (int64_t g = 0; g < groups; ++g) {
     params[g] = quant_params<kAsymmetric>(stats[g]);
@@ -51,15 +35,15 @@ void quantize_host(const QuantizeProblem& p) {
   for (int64_t r = 0; r < x.rows; ++r)
     for (int64_t c = 0; c < x.cols; ++c)
       q[r * p.q.row_stride + c] = quantize_value<kAsymmetric>(
-          load<T>(x.data, r * x.row_stride + c * x.col_stride), params[group_of(r, c)]);
+          load_as<kDtype>(x.data, r * x.row_stride + c * x.col_stride), params[group_of(r, c)]);
 }
 
 template <bool kAsymmetric>
 void dispatch_dtype(const QuantizeProblem& p) {
   switch (p.x.dtype) {
-    case DType::kFloat32: return quantize_host<float, kAsymmetric>(p);
-    case DType::kBFloat16: return quantize_host<uint16_t, kAsymmetric>(p);
-    default: return quantize_host<Half, kAsymmetric>(p);
+    case DType::kFloat32: return quantize_host<DType::kFloat32, kAsymmetric>(p);
+    case DType::kBFloat16: return quantize_host<DType::kBFloat16, kAsymmetric>(p);
+    default: return quantize_host<DType::kFloat16, kAsymmetric>(p);
   }
 }
 

@@ -6,10 +6,10 @@
 #include <cutlass/device_kernel.h>
 #include <cutlass/numeric_types.h>
 
-#include <atomic>
 #include <cstdint>
 #include <string>
 
+#include "kernels/common/shared_memory_limit.h"
 #include "kernels/launchers.h"
 
 namespace gemm_int8::kernels {
@@ -43,24 +43,15 @@ Status run_cutlass(const char* name, const typename Operator::Arguments& args, v
   return launch_status(name);
 }
 
-// Raises Kernel's dynamic shared-memory limit on the current device (ordinal
-// `device`), once per device: the attribute never changes, and
-// GemmUniversalAdapter::initialize setting it on every call cost 2.2 us of
-// host time per call on the H200 host (docs/performance.md, "Issue 12 —
-// host overhead").
+// Raises a CUTLASS 3.x kernel's dynamic shared-memory limit once per device
+// (GemmUniversalAdapter::initialize would set it on every call).
 template <typename Kernel>
 cudaError_t allow_shared_memory_once(int device) {
   constexpr int kBytes = static_cast<int>(Kernel::SharedStorageSize);
   if constexpr (kBytes < (48 << 10)) {
     return cudaSuccess;
   } else {
-    static std::atomic<uint64_t> done{0};
-    const uint64_t bit = device >= 0 && device < 64 ? uint64_t{1} << device : 0;
-    if (bit != 0 && (done.load(std::memory_order_acquire) & bit) != 0) return cudaSuccess;
-    const cudaError_t err = cudaFuncSetAttribute(
-        cutlass::device_kernel<Kernel>, cudaFuncAttributeMaxDynamicSharedMemorySize, kBytes);
-    if (err == cudaSuccess) done.fetch_or(bit, std::memory_order_release);
-    return err;
+    return raise_shared_memory_limit_once<cutlass::device_kernel<Kernel>>(device, kBytes);
   }
 }
 

@@ -17,13 +17,17 @@
 #include "gemm_int8/hadamard_cuda.h"
 #include "gemm_int8/quantize_cuda.h"
 #include "kernels/common/float_inputs.cuh"
+#include "kernels/common/out_types.cuh"
 #include "kernels/common/quantize_vectors.cuh"
+#include "kernels/common/shared_memory_limit.h"
 
 namespace gemm_int8 {
 namespace {
 
 using kernels::block_reduce;
+using kernels::round_to;
 using kernels::to_float;
+using kernels::with_float_type;
 
 constexpr int kThreads = 512;
 
@@ -31,21 +35,6 @@ struct Rotation {
   int log2_p;
   float norm;
 };
-
-template <typename T>
-__device__ __forceinline__ void store(T* p, float v);
-template <>
-__device__ __forceinline__ void store(float* p, float v) {
-  *p = v;
-}
-template <>
-__device__ __forceinline__ void store(__nv_bfloat16* p, float v) {
-  *p = __float2bfloat16_rn(v);
-}
-template <>
-__device__ __forceinline__ void store(__half* p, float v) {
-  *p = __float2half_rn(v);
-}
 
 constexpr int kGroupBits = 4;  // butterfly stages per pass through shared memory
 constexpr int kGroup = 1 << kGroupBits;
@@ -149,7 +138,7 @@ __global__ void __launch_bounds__(kThreads)
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     load_and_rotate<M>(x, ldx, x_col_stride, r, rot, buf);
     for (int c = threadIdx.x; c < n; c += blockDim.x)
-      store(out + r * ld_out + int64_t{c} * out_col_stride, __fmul_rn(buf[c], rot.norm));
+      out[r * ld_out + int64_t{c} * out_col_stride] = round_to<Out>(__fmul_rn(buf[c], rot.norm));
     __syncthreads();  // buf is reused by the next row
   }
 }
@@ -200,32 +189,24 @@ Status with_rotation(int64_t n, const char* what, Launch&& launch) {
   return err == cudaSuccess ? Status{} : launch_error(what, err);
 }
 
-// Rows above 48 KB of float32 need the kernel's shared-memory limit raised.
-template <typename Kernel, typename... Args>
-cudaError_t launch_rows(Kernel kernel, int64_t rows, size_t bytes, cudaStream_t stream,
+// Rows above 48 KB of float32 need the kernel's shared-memory limit raised:
+// once per device, to what the longest row needs.
+template <auto Kernel, typename... Args>
+cudaError_t launch_rows(int device, int64_t rows, size_t bytes, cudaStream_t stream,
                         const Args&... args) {
   if (bytes > 48 * 1024) {
-    const cudaError_t err = cudaFuncSetAttribute(
-        kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(bytes));
+    const cudaError_t err = kernels::raise_shared_memory_limit_once<Kernel>(
+        device, static_cast<int>(kMaxHadamardSize * sizeof(float)));
     if (err != cudaSuccess) return err;
   }
   const auto grid = static_cast<unsigned>(rows < (int64_t{1} << 20) ? rows : int64_t{1} << 20);
-  kernel<<<grid, kThreads, bytes, stream>>>(args...);
+  Kernel<<<grid, kThreads, bytes, stream>>>(args...);
   return cudaGetLastError();
 }
 
 template <typename T>
 const T* input(const MatrixView& v) {
   return static_cast<const T*>(v.data);
-}
-
-template <typename F>
-auto with_float_type(DType dtype, F&& f) {
-  switch (dtype) {
-    case DType::kFloat32: return f(float{});
-    case DType::kBFloat16: return f(__nv_bfloat16{});
-    default: return f(__half{});
-  }
 }
 
 }  // namespace
@@ -240,10 +221,10 @@ Status hadamard_cuda(const HadamardProblem& p, cudaStream_t stream) {
     return with_float_type(p.out.dtype, [&](auto out_type) {
       using Out = decltype(out_type);
       return with_rotation(p.x.cols, "hadamard", [&](auto m, const Rotation& rot, size_t bytes) {
-        return launch_rows(rotate_rows<decltype(m)::value, T, Out>, p.x.rows, bytes, stream,
-                           input<T>(p.x), p.x.row_stride, p.x.col_stride,
-                           static_cast<Out*>(p.out.data), p.out.row_stride, p.out.col_stride,
-                           p.x.rows, rot);
+        return launch_rows<rotate_rows<decltype(m)::value, T, Out>>(
+            p.x.device.index, p.x.rows, bytes, stream, input<T>(p.x), p.x.row_stride,
+            p.x.col_stride, static_cast<Out*>(p.out.data), p.out.row_stride, p.out.col_stride,
+            p.x.rows, rot);
       });
     });
   });
@@ -260,12 +241,12 @@ Status quantize_rotated_cuda(const QuantizeProblem& p, cudaStream_t stream) {
       constexpr int M = decltype(m)::value;
       auto* q = static_cast<int8_t*>(p.q.data);
       if (p.asymmetric)
-        return launch_rows(quantize_rotated_rows<M, T, true>, p.x.rows, bytes, stream,
-                           input<T>(p.x), p.x.row_stride, p.x.col_stride, q, p.q.row_stride,
-                           p.x.rows, p.scales, p.zero_points, rot);
-      return launch_rows(quantize_rotated_rows<M, T, false>, p.x.rows, bytes, stream, input<T>(p.x),
-                         p.x.row_stride, p.x.col_stride, q, p.q.row_stride, p.x.rows, p.scales,
-                         p.zero_points, rot);
+        return launch_rows<quantize_rotated_rows<M, T, true>>(
+            p.x.device.index, p.x.rows, bytes, stream, input<T>(p.x), p.x.row_stride,
+            p.x.col_stride, q, p.q.row_stride, p.x.rows, p.scales, p.zero_points, rot);
+      return launch_rows<quantize_rotated_rows<M, T, false>>(
+          p.x.device.index, p.x.rows, bytes, stream, input<T>(p.x), p.x.row_stride, p.x.col_stride,
+          q, p.q.row_stride, p.x.rows, p.scales, p.zero_points, rot);
     });
   });
 }

@@ -269,13 +269,9 @@ Status launch_linear_as(const FusedLinearArgs& a, cudaStream_t stream) {
 
 template <int MaxM, int Rows, int Warps, int Groups>
 Status launch_linear(const FusedLinearArgs& a, cudaStream_t stream) {
-  switch (a.x_dtype) {
-    case DType::kBFloat16:
-      return launch_linear_as<MaxM, Rows, Warps, Groups, __nv_bfloat16>(a, stream);
-    case DType::kFloat16: return launch_linear_as<MaxM, Rows, Warps, Groups, __half>(a, stream);
-    case DType::kFloat32: return launch_linear_as<MaxM, Rows, Warps, Groups, float>(a, stream);
-    default: return Status::type_error("x: the fused linear takes float32, bfloat16 or float16");
-  }
+  return with_float_type(a.x_dtype, [&](auto in_type) {  // validate_linear checked the dtype
+    return launch_linear_as<MaxM, Rows, Warps, Groups, decltype(in_type)>(a, stream);
+  });
 }
 
 using GemmLauncher = Status (*)(const DenseGemm&, int64_t, cudaStream_t);
