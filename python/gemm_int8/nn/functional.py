@@ -61,6 +61,16 @@ def check_modes(
         )
 
 
+def _capturing(t: torch.Tensor) -> bool:
+    """Whether t's CUDA stream is capturing a graph (work must then be recorded, not reused)."""
+    return t.is_cuda and torch.cuda.is_current_stream_capturing()
+
+
+def _current_stream(t: torch.Tensor) -> int:
+    """The current stream on t's device, as a cache key part (0 on the CPU)."""
+    return torch._C._cuda_getCurrentRawStream(t.get_device()) if t.is_cuda else 0
+
+
 def check_rotatable(in_features: int) -> None:
     """Raises the core's error if rows of in_features values cannot be rotated."""
     rotate(torch.zeros(1, in_features))
@@ -100,12 +110,9 @@ class _WeightQuantizations:
         self._entries: dict[int, tuple] = {}
 
     def get(self, weight, granularity, need_rows, need_t, quantize_fn):
-        cacheable = not torch.compiler.is_compiling() and not (
-            weight.is_cuda and torch.cuda.is_current_stream_capturing()
-        )
-        if not cacheable:
+        if torch.compiler.is_compiling() or _capturing(weight):
             return quantize_fn()
-        stream = torch._C._cuda_getCurrentRawStream(weight.get_device()) if weight.is_cuda else 0
+        stream = _current_stream(weight)
         key = id(weight)
         entry = self._entries.get(key)
         if (

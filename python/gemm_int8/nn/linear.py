@@ -10,7 +10,7 @@ import weakref
 import torch
 from torch import nn
 
-from gemm_int8.nn.functional import check_rotatable
+from gemm_int8.nn.functional import _capturing, _current_stream, check_rotatable
 from gemm_int8.ops import hadamard as rotate
 from gemm_int8.ops import quantize
 
@@ -48,7 +48,7 @@ class _LastQuantizedInput(threading.local):
     def quantize(
         self, x: torch.Tensor, hadamard: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        stream = torch._C._cuda_getCurrentRawStream(x.get_device()) if x.is_cuda else 0
+        stream = _current_stream(x)
         key = self.key
         if key is not None and key[0]() is x and key[1:] == (x._version, stream, hadamard):
             return self.value
@@ -207,10 +207,7 @@ class Int8Linear(nn.Module):
             )
         if (
             self.share_input_quantization
-            and (
-                x.numel() > _FUSED_ROWS * self.in_features
-                or (x.is_cuda and torch.cuda.is_current_stream_capturing())
-            )
+            and (x.numel() > _FUSED_ROWS * self.in_features or _capturing(x))
             and not torch.compiler.is_compiling()
             and x.dtype in _FLOAT_DTYPES
             and not x.is_inference()
