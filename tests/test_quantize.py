@@ -10,9 +10,21 @@ from reference import assert_bitwise_equal, reference_quantize
 
 DTYPES = [torch.float32, torch.bfloat16, torch.float16]
 GRANULARITIES = ["tensor", "row", "col"]
-# Rows in registers (K up to 2048 vectors), the long-row two-pass path, odd K
+# Rows in registers (K up to 2048 vectors; up to 64 rows wide CTAs of two
+# vectors a thread, past that 256 threads), the long-row two-pass path, odd K
 # (scalar loads), leading batch dimensions and a 1-D input.
-SHAPES = [(1, 1), (4, 16), (33, 100), (16, 4095), (7, 4096), (3, 20000), (2, 3, 40), (5,)]
+SHAPES = [
+    (1, 1),
+    (4, 16),
+    (33, 100),
+    (16, 4095),
+    (7, 4096),
+    (2, 14336),
+    (65, 2056),
+    (3, 20000),
+    (2, 3, 40),
+    (5,),
+]
 
 
 def check(x, granularity, asymmetric, what=""):

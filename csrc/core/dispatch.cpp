@@ -174,6 +174,11 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   // (384x4096x14336 41.1 us vs 43.7 for 64x256 pingpong; 512x4096x4096 17.7
   // vs 17.8). Below 320, 64x256 (289 x 4096 x 4096 17.1 us vs 20.1 for 128x96).
   if (m >= 320 && m <= 512 && n < 8192) return t128x128x128_c1x1_coop;
+  // Past 512 rows, too few 128x256 tiles for half the SMs (the k and v
+  // projections of a prefill, 2048 x 1024 x 4096: 64 tiles): 128x128
+  // cooperative (H200: 14.0 us vs 23.8 for 128x256 clusters; 64x256
+  // pingpong 14.3).
+  if (m > 512 && under_half_the_sms(p, 128, 256, device)) return t128x128x128_c1x1_coop;
   // M <= 512, or up to 2048 when N is wide: 64x256 pingpong (1024x14336x4096
   // 81.2 us vs 94.1 for 128x256; 2048x14336x4096 153.3 vs 157.1).
   if (m <= 512 || (m <= 2048 && n >= 8192)) return t64x256x128_c1x1_ping;
@@ -187,24 +192,28 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
 }
 
 // The skinny boundary. H200, 2026-11-30, graph timing (docs/performance.md,
-// "Issue 10 — decode"): at M <= 16 the one-tile skinny rows beat the swapped
-// sm90 rows while N and K stay at most 8192 (1x4096x4096 6.0 us vs 7.4;
-// 1x1024x4096 3.0 vs 5.6) and lose beyond (1x14336x4096 20.7 vs 17.1;
-// 1x4096x14336 18.8 vs 17.6: more CTAs than stay resident, or a warp's K
-// range in several serial steps). sm80-family GPUs take the same boundary
-// unmeasured (none here); on an H100 the old skinny row beat the sm80 rows
-// 13.0 us to 25.7 at 1x4096x4096 ("Round 3").
+// "Issue 10 — decode" and "Issue 10 — skinny without the prefetch"): at
+// M <= 16 the one-tile skinny rows beat the swapped sm90 rows while N and K
+// stay at most 8192 (2..16 x 4096 x 4096 6.0-6.6 us vs 7.4-7.5; 2..16 x
+// 1024 x 4096 3.0-3.9 vs 5.6-5.7), and at M <= 8 also for K up to 14336
+// (2..8 x 4096 x 14336 16.0-16.3 vs 17.4). At N = 14336 and 28672 they tie
+// (16.9-17.3 vs 16.5-16.9): sm90 keeps those. sm80-family GPUs take the same
+// boundary unmeasured (none here); on an H100 the old skinny row beat the
+// sm80 rows 13.0 us to 25.7 at 1x4096x4096 ("Round 3").
 // Rows it would have to stage (not 16-byte aligned) go elsewhere: staging
 // copies the whole weight.
 bool skinny_wins(const GemmProblem& p) {
-  return p.m() <= 16 && p.n() <= 8192 && p.k() <= 8192 && row_alignment_bytes(p.x) >= 16 &&
+  const int64_t max_k = p.m() <= 8 ? 16384 : 8192;
+  return p.m() <= 16 && p.n() <= 8192 && p.k() <= max_k && row_alignment_bytes(p.x) >= 16 &&
          row_alignment_bytes(p.y) >= 16;
 }
 
-// x rows fitting one 8-column mma tile and a narrow y (the k and v
-// projections): every K chunk of a warp in flight (1x1024x4096 3.0 us vs 3.6).
+// x rows fitting one 8-column mma tile, or a narrow y (the k and v
+// projections, where a second CTA along M re-reads little): every K chunk
+// of a warp in flight (16x1024x4096 3.9 us vs 4.6; 2..8 x 4096 x 14336
+// 16.0-16.3 vs 16.1-16.7; 2..8 x 4096 x 4096 within 2 %).
 int skinny_row(const GemmProblem& p) {
-  return p.m() <= 8 && p.n() <= 2048 ? skinny::m8_r1_w8_u8 : skinny::m16_r1_w8_u4;
+  return p.m() <= 8 || p.n() <= 2048 ? skinny::m8_r1_w8_u8 : skinny::m16_r1_w8_u4;
 }
 
 // The gemv boundary. H200, 2026-11-30, graph timing (docs/performance.md,

@@ -131,11 +131,19 @@ GEMM_INT8_HD int8_t quantize_value(float v, const QuantParams& p) {
   return static_cast<int8_t>(r < -128 ? -128 : (r > 127 ? 127 : r));
 }
 
-// quantize_value<false> for a group with p.inv_scale != 0 (so its own
-// values give finite quotients), without a branch: kernels test the
-// group's parameters once and keep the per-element code branch-free.
+// quantize_value<false> for a value of the group whose |x| maximum set p
+// (p.inv_scale != 0, so its quotients are finite), without a branch: kernels
+// test the group's parameters once and keep the per-element code
+// branch-free. No clamp either: scale = fl(max / 127) >= (max / 127)(1 -
+// 2^-24), so |fl(v / scale)| <= 127 (1 + 2^-23) < 127.5 rounds to at most
+// 127 (tests/cpp/test_quantize.cpp checks the maxima of many groups).
 GEMM_INT8_HD int8_t quantize_finite(float v, const QuantParams& p) {
-  return static_cast<int8_t>(round_clamp_finite(divide_by_reciprocal(v, p), -127, 127));
+  const float q = divide_by_reciprocal(v, p);
+#if defined(__CUDA_ARCH__)
+  return static_cast<int8_t>(__float_as_int(__fadd_rn(q, 12582912.0f)) - 0x4B400000);
+#else
+  return static_cast<int8_t>(round_clamp(q, -127, 127));
+#endif
 }
 
 }  // namespace gemm_int8

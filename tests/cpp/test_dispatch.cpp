@@ -70,8 +70,13 @@ TEST(Dispatch, DecodeUsesTheSkinnyKernelUpToEightThousandWide) {
   EXPECT_EQ(choose(2, 14336, 4096, device(8, 0)).family, KernelFamily::kSm80);
   EXPECT_EQ(choose(2, 14336, 4096, device(9, 0)).family, KernelFamily::kSm90);
   EXPECT_EQ(choose(16, 4096, 14336, device(9, 0)).family, KernelFamily::kSm90);
+  // Up to eight rows, K up to 16384 too, on the one-column-tile row.
+  EXPECT_EQ(std::string(choose(8, 4096, 14336, device(9, 0)).name), "skinny_m8_r1_w8_u8");
+  EXPECT_EQ(choose(8, 4096, 16400, device(9, 0)).family, KernelFamily::kSm90);
   EXPECT_EQ(std::string(choose(2, 1024, 4096, device(9, 0)).name), "skinny_m8_r1_w8_u8");
-  EXPECT_EQ(std::string(choose(9, 1024, 4096, device(9, 0)).name), "skinny_m16_r1_w8_u4");
+  EXPECT_EQ(std::string(choose(8, 4096, 4096, device(9, 0)).name), "skinny_m8_r1_w8_u8");
+  EXPECT_EQ(std::string(choose(9, 4096, 4096, device(9, 0)).name), "skinny_m16_r1_w8_u4");
+  EXPECT_EQ(std::string(choose(16, 1024, 4096, device(9, 0)).name), "skinny_m8_r1_w8_u8");
   // Rows skinny would have to stage (K = 1000) keep the sm80 8-byte rows.
   EXPECT_EQ(choose(1, 1000, 1000, device(9, 0)).family, KernelFamily::kSm80);
   EXPECT_EQ(choose(1, 4096, 4096, device(7, 5)).family, KernelFamily::kSimt);
@@ -125,6 +130,9 @@ TEST(Dispatch, Sm90RowsByM) {
   EXPECT_EQ(name(1000, 1000), "sm90_t64x128x128_c1x1_ping");
   EXPECT_EQ(name(1024, 14336), "sm90_t64x256x128_c1x1_ping");
   EXPECT_EQ(name(1024, 4096), "sm90_t128x256x128_c2x1_coop");
+  // 2048 x 1024 (a prefill's k and v): 16 x 4 = 64 tiles of 128x256.
+  EXPECT_EQ(name(2048, 1024), "sm90_t128x128x128_c1x1_coop");
+  EXPECT_EQ(name(4096, 1024), "sm90_t128x256x128_c2x1_coop");
   EXPECT_EQ(name(8192, 8192), "sm90_t128x256x128_c2x1_coop");
 }
 

@@ -256,7 +256,9 @@ TEST(QuantizeTranspose, EmptyGroupsGetUnitScales) {
 }
 
 // The kernels' branch-free rounding gives quantize_value's bits for every
-// group whose reciprocal is usable, values up to the group's max included.
+// group whose reciprocal is usable, values up to the group's max included;
+// the group's max itself rounds to at most 127 without a clamp (the device
+// code has none).
 TEST(Quantize, FiniteRoundingEqualsTheGeneralOne) {
   std::mt19937 rng(99);
   std::uniform_real_distribution<float> mantissa(1.0f, 2.0f);
@@ -267,6 +269,7 @@ TEST(Quantize, FiniteRoundingEqualsTheGeneralOne) {
     stats.hi = std::ldexp(mantissa(rng), exponent(rng));
     const QuantParams p = quant_params<false>(stats);
     ASSERT_NE(p.inv_scale, 0.0f);
+    ASSERT_LE(std::nearbyint(divide_by_reciprocal(stats.hi, p)), 127.0f) << stats.hi;
     for (int i = 0; i < 64; ++i) {
       const float v = i == 0 ? stats.hi : (i == 1 ? -stats.hi : unit(rng) * stats.hi);
       ASSERT_EQ(quantize_finite(v, p), quantize_value<false>(v, p)) << v << " / " << p.scale;

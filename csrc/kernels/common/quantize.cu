@@ -36,6 +36,9 @@ using kernels::to_float;
 using kernels::warp_merge;
 
 constexpr int kThreads = 256;
+constexpr int kFewRows = 64;
+constexpr int kFewRowsThreads = 1024;
+constexpr int kManyRowsMinVecs = 4;
 constexpr int kMaxRegisterVecs = 8;
 constexpr int64_t kMaxBlocks = 65535;
 constexpr int kRowsPerColumnChunk = 32;
@@ -50,8 +53,8 @@ __device__ __forceinline__ void write_params(const QuantParams& p, int64_t g, fl
 // (A grid of resident CTAs looping over rows and loading the next row before
 // reducing the current one was slower on the H200: 61 % of copy bandwidth
 // against 76 % at 8192 x 8192 bf16; docs/performance.md.)
-template <typename T, int kVecs, bool kAsymmetric>
-__global__ void __launch_bounds__(kThreads)
+template <typename T, int kVecs, bool kAsymmetric, int kMaxThreads>
+__global__ void __launch_bounds__(kMaxThreads)
     rows_in_registers(const T* __restrict__ x, int64_t ldx, int8_t* __restrict__ q, int64_t ldq,
                       int64_t rows, int64_t cols, float* scales, int32_t* zero_points) {
   constexpr int kElems = 16 / sizeof(T);
@@ -212,6 +215,36 @@ bool rows_vectorizable(const QuantizeProblem& p) {
          (!multi || p.q.row_stride % kElems == 0);
 }
 
+// rows_in_registers with the fewest vectors per thread, at least kMinVecs,
+// that cover a row with at most kMaxThreads threads.
+template <typename T, bool kAsymmetric, int kMaxThreads, int kMinVecs>
+cudaError_t launch_rows_in_registers(const QuantizeProblem& p, cudaStream_t stream) {
+  const int64_t rows = p.x.rows, cols = p.x.cols;
+  const auto blocks = static_cast<unsigned>(std::min<int64_t>(rows, int64_t{1} << 20));
+  const int64_t vecs = cols / (16 / sizeof(T));
+  const int per_thread = std::max(kMinVecs, vecs <= kMaxThreads       ? 1
+                                            : vecs <= 2 * kMaxThreads ? 2
+                                            : vecs <= 4 * kMaxThreads ? 4
+                                                                      : 8);
+  const int64_t needed = (vecs + per_thread - 1) / per_thread;
+  const auto threads = static_cast<unsigned>(std::max<int64_t>(32, (needed + 31) / 32 * 32));
+  auto run = [&](auto kernel) {
+    return pdl_launch(kernel, blocks, threads, 0, stream, static_cast<const T*>(p.x.data),
+                      p.x.row_stride, static_cast<int8_t*>(p.q.data), p.q.row_stride, rows, cols,
+                      p.scales, p.zero_points);
+  };
+  if (per_thread == 1) return run(rows_in_registers<T, 1, kAsymmetric, kMaxThreads>);
+  // Rows reach here up to kThreads * kMaxRegisterVecs vectors long: wide
+  // CTAs never need more than two vectors per thread.
+  if (per_thread == 2 || kMaxThreads * 2 >= kThreads * kMaxRegisterVecs)
+    return run(rows_in_registers<T, 2, kAsymmetric, kMaxThreads>);
+  if constexpr (kMaxThreads * 2 < kThreads * kMaxRegisterVecs) {
+    if (per_thread == 4) return run(rows_in_registers<T, 4, kAsymmetric, kMaxThreads>);
+    return run(rows_in_registers<T, 8, kAsymmetric, kMaxThreads>);
+  }
+  return cudaErrorInvalidValue;  // not reached
+}
+
 // Row kernels launch dependent-style (kernels/common/pdl.cuh): in decode, a
 // GEMM that reads their output is launched while they run.
 template <typename T, bool kAsymmetric>
@@ -231,23 +264,15 @@ cudaError_t launch_rows(const QuantizeProblem& p, cudaStream_t stream) {
                       p.x.row_stride, int64_t{1}, q, p.q.row_stride, rows, cols, p.scales,
                       p.zero_points);
   }
-  // The fewest vectors per thread that cover the row with at most kThreads.
-  const int per_thread = vecs <= kThreads       ? 1
-                         : vecs <= 2 * kThreads ? 2
-                         : vecs <= 4 * kThreads ? 4
-                                                : 8;
-  const int64_t needed = (vecs + per_thread - 1) / per_thread;
-  const auto threads = static_cast<unsigned>(std::max<int64_t>(32, (needed + 31) / 32 * 32));
-  auto run = [&](auto kernel) {
-    return pdl_launch(kernel, blocks, threads, 0, stream, x, p.x.row_stride, q, p.q.row_stride,
-                      rows, cols, p.scales, p.zero_points);
-  };
-  switch (per_thread) {
-    case 1: return run(rows_in_registers<T, 1, kAsymmetric>);
-    case 2: return run(rows_in_registers<T, 2, kAsymmetric>);
-    case 4: return run(rows_in_registers<T, 4, kAsymmetric>);
-    default: return run(rows_in_registers<T, 8, kAsymmetric>);
-  }
+  // Decode-sized inputs (a few rows, one CTA each) are latency: up to
+  // kFewRowsThreads threads per row, so each does the least serial work
+  // (H200: 1 x 14336 bf16 2.4 us vs 2.9 with 224 threads of 8 vectors;
+  // docs/performance.md). Many rows keep kThreads, and at least four
+  // vectors a thread: more rows per SM in flight (2048 x 4096 bf16 8.2 us
+  // vs 9.2 with 256 threads of two).
+  if (rows <= kFewRows)
+    return launch_rows_in_registers<T, kAsymmetric, kFewRowsThreads, 1>(p, stream);
+  return launch_rows_in_registers<T, kAsymmetric, kThreads, kManyRowsMinVecs>(p, stream);
 }
 
 template <typename T, bool kAsymmetric>

@@ -11,8 +11,11 @@
 // either operand is one contiguous, aligned 16-byte access.
 //
 // Launched dependent-style (kernels/common/pdl.cuh): while the kernel before
-// it (in decode, the activation quantization) finishes, the CTAs prefetch
-// their rows of y into L2, then wait for that kernel's output.
+// it (in decode, the activation quantization) finishes, the CTAs of a grid
+// that fits on the SMs at once prefetch their rows of y into L2, then wait
+// for that kernel's output. Larger grids do not prefetch: there it cost
+// 15-20 % (H200: 2 x 14336 x 4096 21.5 us with, 17.8 without; 1024 rows, 64
+// CTAs: 3.8 with, 4.2 without; docs/performance.md).
 #include <string>
 
 #include "core/skinny_rows.h"
@@ -34,6 +37,7 @@ struct Params {
   Out* out;
   int64_t out_row_stride, out_col_stride;
   EpilogueParams epilogue;
+  bool prefetch;  // bring each CTA's rows of y into L2 before waiting
 };
 
 constexpr int kChunkBytes = 64;  // K bytes per pair of m16n8k32 mmas
@@ -60,7 +64,7 @@ __global__ void __launch_bounds__(Warps * 32, 2) skinny_kernel(const Params<Out>
   const int m0 = blockIdx.y * (8 * ColTiles);
 
   pdl_allow_next();
-  if (blockIdx.y == 0 && threadIdx.x < 16 * RowTiles && n0 + threadIdx.x < p.n) {
+  if (p.prefetch && blockIdx.y == 0 && threadIdx.x < 16 * RowTiles && n0 + threadIdx.x < p.n) {
     const int8_t* row = p.y + (n0 + threadIdx.x) * p.ld_y;
     if (reinterpret_cast<uintptr_t>(row) % 16 == 0) prefetch_l2(row, static_cast<uint32_t>(p.k));
   }
@@ -153,12 +157,13 @@ Status launch(const DenseGemm& g, int64_t out_col_stride, cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>(blocks_n), static_cast<unsigned>(blocks_m));
   return with_out_type(g.out_dtype, [&](auto out_type) {
     using Out = decltype(out_type);
-    const Params<Out> p{g.m,       g.n,
-                        g.k,       g.x,
-                        g.ld_x,    g.y,
-                        g.ld_y,    static_cast<Out*>(g.out),
-                        g.ld_out,  out_col_stride,
-                        g.epilogue};
+    const bool one_wave = blocks_n * blocks_m <= int64_t{g.sm_count};
+    const Params<Out> p{g.m,        g.n,
+                        g.k,        g.x,
+                        g.ld_x,     g.y,
+                        g.ld_y,     static_cast<Out*>(g.out),
+                        g.ld_out,   out_col_stride,
+                        g.epilogue, one_wave};
     const cudaError_t err = pdl_launch(skinny_kernel<RowTiles, ColTiles, Warps, Unroll, Out>, grid,
                                        dim3(Warps * 32), 0, stream, p);
     if (err != cudaSuccess)

@@ -21,8 +21,10 @@ __all__ = ["capture", "isolated_graphs"]
 TIMEOUT_S = 900  # a hung capture must not hang the parent
 
 
-def capture(fn, device):
-    """Captures one call of ``fn`` in a CUDA graph; returns replay() -> its outputs."""
+def capture(fn, device, calls: int = 1):
+    """Captures ``calls`` back-to-back calls of ``fn`` in one CUDA graph; returns
+    replay() -> the last call's outputs. Several calls per replay put the replay's own
+    launch cost on all of them, as a model's graph of many blocks does."""
     stream = torch.cuda.Stream(device)
     stream.wait_stream(torch.cuda.current_stream(device))
     with torch.cuda.stream(stream):  # warm-up on a side stream, as torch.cuda.graphs advises
@@ -31,7 +33,8 @@ def capture(fn, device):
     torch.cuda.current_stream(device).wait_stream(stream)
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
-        out = fn()
+        for _ in range(calls):
+            out = fn()
 
     def replay():
         graph.replay()
@@ -47,7 +50,7 @@ def isolated_graphs(args, device, results, names) -> None:
         cmd = [sys.executable, "-m", "gemm_int8.benchmark.layers", "--in-subprocess"]
         cmd += ["--device", str(device), "--modes", "graph", "--out-dir", tmp]
         cmd += ["--tokens", ",".join(map(str, tokens)), "--contenders", ",".join(names)]
-        cmd += ["--seed", str(args.seed)]
+        cmd += ["--seed", str(args.seed), "--graph-calls", str(args.graph_calls)]
         for flag, value in (("--warmup", args.warmup), ("--reps", args.reps)):
             if value is not None:
                 cmd += [flag, str(value)]

@@ -117,7 +117,12 @@ def _header_lines(doc: dict) -> list[str]:
     return [
         f"device: {dev['name']}",
         f"copy bandwidth: {dev['copy_bandwidth']['gb_per_s']:.0f} GB/s (read + write, measured)",
-        f"timing: {doc['timer']['method']}; warm-up {s['warmup']} rounds; reps {s['reps']}",
+        f"timing: {doc['timer']['method']}; warm-up {s['warmup']} rounds; reps {s['reps']}"
+        + (
+            f"; graph mode: {s['graph_calls']} block calls per replay, time per call"
+            if "graph_calls" in s
+            else ""
+        ),
         f"block: Llama-3-8B{tiny}, bf16 activations, no bias: {layers}",
         f"gemm_int8 {lib.get('version')}{commit_text}; torch {env['torch']}; {pkgs}",
         f"date: {doc['created']}",
