@@ -121,6 +121,7 @@ def test_isolated_graph_rows_are_merged(monkeypatch):
     """The child's rows (bnb's graph) replace the parent's pending entries."""
 
     def fake_run(cmd, **kwargs):
+        assert cmd[cmd.index("--graph-calls") + 1] == "3"  # the child captures as the parent
         out = Path(cmd[cmd.index("--out-dir") + 1])
         child = {
             "results": [
@@ -142,12 +143,28 @@ def test_isolated_graph_rows_are_merged(monkeypatch):
         {"tokens": t, "mode": "graph", "contenders": {"bf16": {"status": "ok"}, "bnb": pending}}
         for t in (8, 16)
     ]
-    args = layers.build_parser().parse_args(["--tiny"])
+    args = layers.build_parser().parse_args(["--tiny", "--graph-calls", "3"])
     layers_graph.isolated_graphs(args, torch.device("cuda", 0), results, ["bf16", "bnb"])
     assert results[0]["contenders"]["bnb"]["median_us"] == 50.0
     assert "subprocess" in results[0]["contenders"]["bnb"]["note"]
     assert results[1]["contenders"]["bnb"]["status"] == "failed"  # the child gave no row
     assert results[0]["contenders"]["bf16"] == {"status": "ok"}
+
+
+def test_graph_replays_report_time_per_block_call():
+    """A replay of --graph-calls block calls is timed whole and reported per call."""
+    refs = [torch.ones(2, 3)]
+
+    class FakeTimer:
+        def rounds(self, fns, count):
+            return {n: [80.0, 96.0] for n in fns}, {n: refs for n in fns}, 1e-3
+
+    entries = {"gemm_int8": {"status": "ok"}}
+    cfg = {"warmup": 1, "reps": 2, "budget_s": 0.1, "rep_range": (2, 2)}
+    layers._time(FakeTimer(), {"gemm_int8": lambda: refs}, entries, refs, cfg, calls=8)
+    assert entries["gemm_int8"]["median_us"] == pytest.approx(11.0)
+    assert entries["gemm_int8"]["min_us"] == pytest.approx(10.0)
+    assert layers.build_parser().parse_args([]).graph_calls == layers.GRAPH_CALLS == 8
 
 
 def test_target_lines():

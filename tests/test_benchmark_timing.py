@@ -228,3 +228,18 @@ def test_graph_phase_merges_fallbacks_and_wrong_answers(monkeypatch):
     assert fields["torch_bf16"]["detail"].startswith("last graph call")
     fb = fields["torch_int64"]
     assert fb["timing"] == "events" and "graph capture failed" in fb["timing_note"]
+
+
+def test_quantize_bandwidth_options():
+    """Both timers by default; a GPU is required, and the CPU refusal is a usage error."""
+    from gemm_int8.benchmark import quantize_bandwidth as qb
+
+    assert qb._call("row", "")(torch.ones(2, 16))[0].dtype == torch.int8
+    assert qb._call("row", "t")(torch.ones(2, 16)).shape == (16, 2)
+    if torch.cuda.is_available():
+        pytest.skip("the CPU refusal needs a machine without CUDA")
+    with pytest.raises(SystemExit) as exc:
+        qb.main(["--timing", "graph"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit):
+        qb.main(["--timing", "sometimes"])
