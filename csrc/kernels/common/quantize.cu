@@ -266,7 +266,7 @@ cudaError_t launch_rows(const QuantizeProblem& p, cudaStream_t stream) {
   }
   // Decode-sized inputs (a few rows, one CTA each) are latency: up to
   // kFewRowsThreads threads per row, so each does the least serial work
-  // (H200: 1 x 14336 bf16 2.4 us vs 2.9 with 224 threads of 8 vectors;
+  // (H200: 1 x 14336 bf16 2.25 us vs 2.87 with 224 threads of 8 vectors;
   // docs/performance.md). Many rows keep kThreads, and at least four
   // vectors a thread: more rows per SM in flight (2048 x 4096 bf16 8.2 us
   // vs 9.2 with 256 threads of two).
