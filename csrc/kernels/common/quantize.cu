@@ -38,7 +38,7 @@ using kernels::warp_merge;
 constexpr int kThreads = 256;
 constexpr int kFewRows = 64;
 constexpr int kFewRowsThreads = 1024;
-constexpr int kManyRowsMinVecs = 4;
+constexpr int kManyRowsVecs = 4;
 constexpr int kMaxRegisterVecs = 8;
 constexpr int64_t kMaxBlocks = 65535;
 constexpr int kRowsPerColumnChunk = 32;
@@ -215,34 +215,24 @@ bool rows_vectorizable(const QuantizeProblem& p) {
          (!multi || p.q.row_stride % kElems == 0);
 }
 
-// rows_in_registers with the fewest vectors per thread, at least kMinVecs,
-// that cover a row with at most kMaxThreads threads.
-template <typename T, bool kAsymmetric, int kMaxThreads, int kMinVecs>
-cudaError_t launch_rows_in_registers(const QuantizeProblem& p, cudaStream_t stream) {
-  const int64_t rows = p.x.rows, cols = p.x.cols;
-  const auto blocks = static_cast<unsigned>(std::min<int64_t>(rows, int64_t{1} << 20));
-  const int64_t vecs = cols / (16 / sizeof(T));
-  const int per_thread = std::max(kMinVecs, vecs <= kMaxThreads       ? 1
-                                            : vecs <= 2 * kMaxThreads ? 2
-                                            : vecs <= 4 * kMaxThreads ? 4
-                                                                      : 8);
+// rows_in_registers with kVecs vectors per thread, or twice as many for rows
+// longer than kMaxThreads * kVecs vectors (the callers' rows are at most
+// kThreads * kMaxRegisterVecs long, which both choices below cover).
+template <typename T, bool kAsymmetric, int kMaxThreads, int kVecs>
+cudaError_t launch_rows_in_registers(const QuantizeProblem& p, int64_t vecs, unsigned blocks,
+                                     cudaStream_t stream) {
+  static_assert(2 * kVecs * kMaxThreads >= kThreads * kMaxRegisterVecs);
+  const bool doubled = vecs > int64_t{kMaxThreads} * kVecs;
+  const int64_t per_thread = doubled ? 2 * kVecs : kVecs;
   const int64_t needed = (vecs + per_thread - 1) / per_thread;
   const auto threads = static_cast<unsigned>(std::max<int64_t>(32, (needed + 31) / 32 * 32));
   auto run = [&](auto kernel) {
     return pdl_launch(kernel, blocks, threads, 0, stream, static_cast<const T*>(p.x.data),
-                      p.x.row_stride, static_cast<int8_t*>(p.q.data), p.q.row_stride, rows, cols,
-                      p.scales, p.zero_points);
+                      p.x.row_stride, static_cast<int8_t*>(p.q.data), p.q.row_stride, p.x.rows,
+                      p.x.cols, p.scales, p.zero_points);
   };
-  if (per_thread == 1) return run(rows_in_registers<T, 1, kAsymmetric, kMaxThreads>);
-  // Rows reach here up to kThreads * kMaxRegisterVecs vectors long: wide
-  // CTAs never need more than two vectors per thread.
-  if (per_thread == 2 || kMaxThreads * 2 >= kThreads * kMaxRegisterVecs)
-    return run(rows_in_registers<T, 2, kAsymmetric, kMaxThreads>);
-  if constexpr (kMaxThreads * 2 < kThreads * kMaxRegisterVecs) {
-    if (per_thread == 4) return run(rows_in_registers<T, 4, kAsymmetric, kMaxThreads>);
-    return run(rows_in_registers<T, 8, kAsymmetric, kMaxThreads>);
-  }
-  return cudaErrorInvalidValue;  // not reached
+  return doubled ? run(rows_in_registers<T, 2 * kVecs, kAsymmetric, kMaxThreads>)
+                 : run(rows_in_registers<T, kVecs, kAsymmetric, kMaxThreads>);
 }
 
 // Row kernels launch dependent-style (kernels/common/pdl.cuh): in decode, a
@@ -271,8 +261,8 @@ cudaError_t launch_rows(const QuantizeProblem& p, cudaStream_t stream) {
   // vectors a thread: more rows per SM in flight (2048 x 4096 bf16 8.2 us
   // vs 9.2 with 256 threads of two).
   if (rows <= kFewRows)
-    return launch_rows_in_registers<T, kAsymmetric, kFewRowsThreads, 1>(p, stream);
-  return launch_rows_in_registers<T, kAsymmetric, kThreads, kManyRowsMinVecs>(p, stream);
+    return launch_rows_in_registers<T, kAsymmetric, kFewRowsThreads, 1>(p, vecs, blocks, stream);
+  return launch_rows_in_registers<T, kAsymmetric, kThreads, kManyRowsVecs>(p, vecs, blocks, stream);
 }
 
 template <typename T, bool kAsymmetric>

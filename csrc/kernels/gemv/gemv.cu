@@ -16,6 +16,7 @@
 #include <type_traits>
 
 #include "core/gemv_rows.h"
+#include "kernels/common/config_rows.h"
 #include "kernels/common/out_types.cuh"
 #include "kernels/common/pdl.cuh"
 #include "kernels/common/quantize_vectors.cuh"
@@ -293,15 +294,11 @@ static_assert(sizeof(kGemmLaunchers) / sizeof(kGemmLaunchers[0]) == gemm_int8::g
 }  // namespace gemv
 
 Status launch_gemv(int row, const DenseGemm& gemm, int64_t out_col_stride, cudaStream_t stream) {
-  if (row < 0 || row >= gemm_int8::gemv::kNumRows)
-    return Status::value_error("gemv: no config row " + std::to_string(row));
-  return gemv::kGemmLaunchers[row](gemm, out_col_stride, stream);
+  return launch_config_row(gemv::kGemmLaunchers, "gemv", row, gemm, out_col_stride, stream);
 }
 
 Status launch_fused_linear(int row, const FusedLinearArgs& args, cudaStream_t stream) {
-  if (row < 0 || row >= gemm_int8::gemv::kNumRows)
-    return Status::value_error("fused linear: no gemv config row " + std::to_string(row));
-  return gemv::kLinearLaunchers[row](args, stream);
+  return launch_config_row(gemv::kLinearLaunchers, "gemv (fused linear)", row, args, stream);
 }
 
 }  // namespace gemm_int8::kernels

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "core/skinny_rows.h"
+#include "kernels/common/config_rows.h"
 #include "kernels/common/mma_s8.cuh"
 #include "kernels/common/out_types.cuh"
 #include "kernels/common/pdl.cuh"
@@ -185,9 +186,7 @@ static_assert(sizeof(kLaunchers) / sizeof(kLaunchers[0]) == gemm_int8::skinny::k
 }  // namespace skinny
 
 Status launch_skinny(int row, const DenseGemm& gemm, int64_t out_col_stride, cudaStream_t stream) {
-  if (row < 0 || row >= gemm_int8::skinny::kNumRows)
-    return Status::value_error("skinny: no config row " + std::to_string(row));
-  return skinny::kLaunchers[row](gemm, out_col_stride, stream);
+  return launch_config_row(skinny::kLaunchers, "skinny", row, gemm, out_col_stride, stream);
 }
 
 }  // namespace gemm_int8::kernels

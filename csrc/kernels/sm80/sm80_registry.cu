@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/sm80_rows.h"
+#include "kernels/common/config_rows.h"
 #include "kernels/common/out_tags.h"
 #include "kernels/launchers.h"
 
@@ -42,8 +43,7 @@ cudaError_t probe_sm80() {
 }
 
 Status launch_sm80(int row, const DenseGemm& gemm, cudaStream_t stream) {
-  if (row < 0 || row >= gemm_int8::sm80::kNumRows)
-    return Status::value_error("sm80: no config row " + std::to_string(row));
+  GEMM_INT8_RETURN_IF_ERROR(check_config_row("sm80", row, gemm_int8::sm80::kNumRows));
   const int column = out_dtype_index(gemm.out_dtype);
   if (column < 0) return Status::type_error("sm80: no kernel for this output dtype");
   return sm80::kLaunchers[row][column](gemm, stream);

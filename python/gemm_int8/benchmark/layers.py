@@ -196,7 +196,7 @@ def _run_tokens(t, fns, block, layers, args, device, timer, cfg) -> list[dict]:
                 continue
             try:
                 replays[name] = capture(lambda f=ready[name]: f(inputs), device, args.graph_calls)
-                entries["graph"][name] = {"status": "ok", "graph_calls": args.graph_calls}
+                entries["graph"][name] = {"status": "ok"}
             except Exception as exc:
                 entries["graph"][name] = _failed(exc, "graph capture: ")
                 _check_device(device)
