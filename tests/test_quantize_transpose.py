@@ -155,14 +155,31 @@ def test_cuda_graph_replay_without_sync():
             assert_bitwise_equal(a, e, f"graph {g}")
 
 
+# Strips of several tiles through the second pass's copy ring, ragged last
+# strips, every qt store width (rows % 16 == 0, 4, odd), three dtypes, and a
+# transposed (strided) x that takes element loads.
+LARGE = [
+    ((2048 + 5, 4096 + 8), torch.bfloat16, False),
+    ((8192 + 4, 2048 + 3), torch.float16, False),
+    ((4096 + 64, 1024 + 8), torch.float32, False),
+    ((1030, 8200), torch.bfloat16, True),
+]
+
+
 @requires_cuda
-def test_large_matches_two_plain_quantizations(gen):
+@pytest.mark.parametrize(("shape", "dtype", "transposed"), LARGE)
+def test_large_matches_two_plain_quantizations(gen, shape, dtype, transposed):
     # Many tiles and the atomics' order: the same bits as two plain calls.
-    x = varied((2048 + 5, 4096 + 8), torch.bfloat16, gen).cuda()
+    x = varied(shape, dtype, gen).cuda()
+    if transposed:
+        x = x.T
     q, scale, qt, qt_scale = gemm_int8.quantize_with_transpose(x)
-    assert_bitwise_equal(q, gemm_int8.quantize(x)[0], "q")
-    assert_bitwise_equal(scale, gemm_int8.quantize(x)[1], "scale")
+    q_plain, scale_plain = gemm_int8.quantize(x)
+    assert_bitwise_equal(q, q_plain, "q")
+    assert_bitwise_equal(scale, scale_plain, "scale")
     qt_plain, qt_scale_plain = gemm_int8.quantize(x, "col")
     assert_bitwise_equal(qt, qt_plain.T, "qt")
     assert_bitwise_equal(qt_scale, qt_scale_plain.reshape(-1, 1), "qt_scale")
     assert math.prod(qt.shape) == x.numel()
+    qt_tensor = gemm_int8.quantize_with_transpose(x, "tensor")[2]
+    assert_bitwise_equal(qt_tensor, gemm_int8.quantize(x.T.contiguous(), "tensor")[0], "tensor")

@@ -7,6 +7,12 @@
 // NaN above inf), then every tile rounds both ways, stores q directly and qt
 // through a shared-memory transpose. Per element: two reads of x, one write
 // each of q and qt; no separate transpose, nothing read back to the host.
+//
+// Both passes walk strips: a column tile and a run of row tiles. The second
+// pass keeps its strip's column parameters in registers, streams the strip's
+// tiles through a cp.async ring (the loads of later tiles in flight while one
+// is rounded), and walks the strips in the reverse order of the first pass,
+// so that what the first pass read last is still in L2.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -14,27 +20,28 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
+#include "core/device_info.h"
 #include "core/quantize_math.h"
 #include "kernels/common/float_inputs.cuh"
 #include "kernels/common/quantize_transpose.h"
 #include "kernels/common/quantize_vectors.cuh"
+#include "kernels/common/shared_memory_limit.h"
 
 namespace gemm_int8::kernels {
 namespace {
 
 // A tile is kTileRows x kTileCols of x: each warp spans a tile row (a lane
 // per chunk of 8 consecutive columns, one 16-byte load in bfloat16) and owns
-// 8 consecutive rows, so each column's 8 values pack into two words of qt.
+// 8 consecutive rows, so each column's 8 values make one 8-byte unit of qt.
 constexpr int kThreads = 256;
 constexpr int kWarps = kThreads / 32;
 constexpr int kChunk = 8;
 constexpr int kRowsPerWarp = 8;
 constexpr int kTileCols = 32 * kChunk;            // 256
-constexpr int kTileRows = kWarps * kRowsPerWarp;  // 64
-constexpr int kQtWords = kTileRows / 4;           // one qt row of a tile: 16 words
-constexpr int64_t kReduceBlocks = 2048;           // enough to fill any GPU twice
-constexpr int64_t kMaxStripTiles = 16;
+constexpr int kTileRows = kWarps * kRowsPerWarp;  // 64: a qt row of a tile is 64 bytes
+constexpr int kStages = 3;                        // tiles of the second pass in flight + 1
 constexpr int64_t kMaxBlocks = int64_t{1} << 20;
 
 struct Input {
@@ -44,100 +51,265 @@ struct Input {
   int64_t rows, cols, tiles_r, tiles_c;
 };
 
-// The 8 x 8 block of x this thread holds: kVecs 16-byte words per row, in
-// x's own dtype (widened per use); zeros outside x (neutral for |x| maxima,
-// never stored).
+// A thread's part of a tile row: kChunk values of x's dtype in kVecs
+// 16-byte vectors, read as 32-bit words of kPerWord values.
 template <typename T>
-struct Block {
+struct Chunk {
   static constexpr int kVecs = kChunk * sizeof(T) / 16;
-  int4 raw[kRowsPerWarp][kVecs];
+  static constexpr int kWords = kChunk * sizeof(T) / 4;
+  static constexpr int kPerWord = 4 / sizeof(T);
+};
 
-  __device__ void load(const Input& in, int64_t r, int64_t c) {
-    const T* x = static_cast<const T*>(in.x);
-    if (in.vector && c + kChunk <= in.cols && r + kRowsPerWarp <= in.rows) {
-#pragma unroll
-      for (int i = 0; i < kRowsPerWarp; ++i)
-#pragma unroll
-        for (int k = 0; k < kVecs; ++k)
-          raw[i][k] = __ldg(reinterpret_cast<const int4*>(x + (r + i) * in.ldx + c) + k);
-      return;
-    }
-#pragma unroll
-    for (int i = 0; i < kRowsPerWarp; ++i) {
-      const Row row = load_edge_row(x, in.ldx, in.col_stride, in.rows, in.cols, r + i, c);
-#pragma unroll
-      for (int k = 0; k < kVecs; ++k) raw[i][k] = row.vecs[k];
-    }
+// |x| as bit patterns, per 32-bit word: one float, or two 16-bit values.
+// Their unsigned maxima order like |x| and put NaN above inf, in either width.
+template <typename T>
+__device__ __forceinline__ uint32_t magnitudes(uint32_t word) {
+  return word & (sizeof(T) == 2 ? 0x7fff7fffu : 0x7fffffffu);
+}
+
+template <typename T>
+__device__ __forceinline__ uint32_t max_magnitudes(uint32_t a, uint32_t b) {
+  if constexpr (sizeof(T) == 2) {
+    return max_u16x2(a, b);
+  } else {
+    return max(a, b);
   }
+}
 
-  // A row of a tile at x's edge, or of an x without 16-byte rows: element by
-  // element, zeros outside x.
-  struct Row {
-    int4 vecs[kVecs];
-  };
-  static __device__ __noinline__ Row load_edge_row(const T* x, int64_t ldx, int64_t col_stride,
-                                                   int64_t rows, int64_t cols, int64_t r,
-                                                   int64_t c) {
-    T values[kChunk];
-    const T* p = x + r * ldx + c * col_stride;
-    for (int j = 0; j < kChunk; ++j, p += col_stride)
-      values[j] = r < rows && c + j < cols ? *p : T(0.0f);
-    Row row;
-    memcpy(&row, values, sizeof(values));
-    return row;
+// The key (abs_bits of the value widened to float) of one magnitude.
+template <typename T>
+__device__ __forceinline__ uint32_t key_of(uint32_t magnitude) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    return magnitude << 16;
+  } else if constexpr (std::is_same_v<T, __half>) {
+    return abs_bits(__half2float(__ushort_as_half(static_cast<unsigned short>(magnitude))));
+  } else {
+    return magnitude;
   }
+}
 
-  __device__ float at(int i, int j) const {
-    return to_float(reinterpret_cast<const T*>(raw[i])[j]);
+// Element e (0 or 1) of a word of 16-bit magnitudes, or the word's one float.
+template <typename T>
+__device__ __forceinline__ uint32_t magnitude_at(uint32_t word, int e) {
+  return sizeof(T) == 2 ? (e == 0 ? word & 0xffffu : word >> 16) : word;
+}
+
+// Value j of a row chunk held as words, widened to float (exact).
+template <typename T>
+__device__ __forceinline__ float value_at(const uint32_t (&words)[Chunk<T>::kWords], int j) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    return __uint_as_float(j % 2 ? words[j / 2] & 0xffff0000u : words[j / 2] << 16);
+  } else if constexpr (std::is_same_v<T, __half>) {
+    const uint32_t w = words[j / 2];
+    return __half2float(__ushort_as_half(static_cast<unsigned short>(j % 2 ? w >> 16 : w)));
+  } else {
+    return __uint_as_float(words[j]);
+  }
+}
+
+// A row of x's chunk at (r, c) element by element (x's edge, or an x without
+// 16-byte rows), zeros outside x.
+template <typename T>
+struct EdgeRow {
+  int4 vecs[Chunk<T>::kVecs];
+};
+template <typename T>
+__device__ __noinline__ EdgeRow<T> load_edge_row(const Input& in, int64_t r, int64_t c) {
+  T values[kChunk];
+  const T* p = static_cast<const T*>(in.x) + r * in.ldx + c * in.col_stride;
+  for (int j = 0; j < kChunk; ++j, p += in.col_stride)
+    values[j] = r < in.rows && c + j < in.cols ? *p : T(0.0f);
+  EdgeRow<T> row;
+  memcpy(&row, values, sizeof(values));
+  return row;
+}
+
+// The ring both passes stream tiles through: kStages slots of one tile, each
+// thread's vectors in its own column of a slot (it alone writes and reads
+// them: no barrier between a copy and its use).
+template <typename T>
+using Slot = int4[kRowsPerWarp * Chunk<T>::kVecs][kThreads];
+
+template <typename T>
+struct Ring {
+  Slot<T> slots[kStages];
+};
+
+// Row i of this thread's part of a staged tile, as words.
+template <typename T>
+__device__ __forceinline__ void row_words(const Slot<T>& slot, int i,
+                                          uint32_t (&words)[Chunk<T>::kWords]) {
+#pragma unroll
+  for (int k = 0; k < Chunk<T>::kVecs; ++k) {
+    const int4 v = slot[i * Chunk<T>::kVecs + k][threadIdx.x];
+    words[4 * k] = v.x, words[4 * k + 1] = v.y, words[4 * k + 2] = v.z, words[4 * k + 3] = v.w;
+  }
+}
+
+__device__ __forceinline__ void copy_async_16(int4* shared, const void* global, int bytes) {
+  const auto address = static_cast<uint32_t>(__cvta_generic_to_shared(shared));
+  // bytes < 16 zero-fills the rest (x's edge).
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(address), "l"(global),
+               "r"(bytes)
+               : "memory");
+}
+__device__ __forceinline__ void commit_copies() {
+  asm volatile("cp.async.commit_group;" ::: "memory");
+}
+template <int kPending>
+__device__ __forceinline__ void wait_copies() {
+  asm volatile("cp.async.wait_group %0;" ::"n"(kPending) : "memory");
+}
+
+// n clamped to [0, limit].
+__device__ __forceinline__ int clamp_count(int64_t n, int limit) {
+  return n <= 0 ? 0 : (n >= limit ? limit : static_cast<int>(n));
+}
+
+// One block's strip: column tile tc, row tiles [first, last); this thread's
+// columns c.. and how many bytes of each of its vectors lie inside x.
+template <typename T>
+struct Strip {
+  int64_t tc, first, last, c0, c;
+  int cols_here;  // of this thread's kChunk columns, inside x
+  int vec_bytes[Chunk<T>::kVecs];
+
+  // Strip `b` of `strip_tiles` row tiles, the last strip first when `reversed`.
+  __device__ Strip(const Input& in, int64_t strip_tiles, int64_t b, bool reversed) {
+    const int64_t strips = (in.tiles_r + strip_tiles - 1) / strip_tiles;
+    const int64_t s = reversed ? strips - 1 - b / in.tiles_c : b / in.tiles_c;
+    tc = b % in.tiles_c;
+    first = s * strip_tiles;
+    last = first + strip_tiles < in.tiles_r ? first + strip_tiles : in.tiles_r;
+    c0 = tc * kTileCols;
+    c = c0 + threadIdx.x % 32 * kChunk;
+    cols_here = clamp_count(in.cols - c, kChunk);
+#pragma unroll
+    for (int k = 0; k < Chunk<T>::kVecs; ++k) {
+      const int64_t left = (in.cols - c - k * (16 / int64_t{sizeof(T)})) * int64_t{sizeof(T)};
+      vec_bytes[k] = clamp_count(left, 16);
+    }
   }
 };
 
-// Pass 1: each block walks a strip of row tiles of one column tile, keeping
-// its columns' maxima in registers; rows publish per tile (a warp-wide max),
-// columns once per strip.
+// How many of the `limit` rows from r lie inside x.
+__device__ __forceinline__ int rows_inside(const Input& in, int64_t r, int limit) {
+  return clamp_count(in.rows - r, limit);
+}
+
+// Starts the copy of this thread's part of tile row `tr` into `slot`: cp.async
+// where x's rows allow 16-byte loads, element loads otherwise.
+template <typename T>
+__device__ __forceinline__ void stage_tile(const Input& in, const Strip<T>& strip, int64_t tr,
+                                           Slot<T>& slot) {
+  using C = Chunk<T>;
+  const int64_t r = tr * kTileRows + threadIdx.x / 32 * kRowsPerWarp;
+  if (!in.vector) {
+#pragma unroll 1
+    for (int i = 0; i < kRowsPerWarp; ++i) {
+      const EdgeRow<T> row = load_edge_row<T>(in, r + i, strip.c);
+#pragma unroll
+      for (int k = 0; k < C::kVecs; ++k) slot[i * C::kVecs + k][threadIdx.x] = row.vecs[k];
+    }
+    return;
+  }
+  const int rows_here = rows_inside(in, r, kRowsPerWarp);
+  const T* x = static_cast<const T*>(in.x);
+  const T* src = x + r * in.ldx + strip.c;
+#pragma unroll
+  for (int i = 0; i < kRowsPerWarp; ++i, src += in.ldx)
+#pragma unroll
+    for (int k = 0; k < C::kVecs; ++k) {
+      const int n = i < rows_here ? strip.vec_bytes[k] : 0;
+      copy_async_16(&slot[i * C::kVecs + k][threadIdx.x], n > 0 ? src + k * (16 / sizeof(T)) : x,
+                    n);
+    }
+}
+
+// Streams the strip's tiles through the ring, each staged kStages - 1 tiles
+// ahead of visit(tr, slot).
+template <typename T, typename Visit>
+__device__ __forceinline__ void walk_strip(const Input& in, const Strip<T>& strip, Ring<T>& ring,
+                                           Visit&& visit) {
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) {
+    if (strip.first + s < strip.last) stage_tile<T>(in, strip, strip.first + s, ring.slots[s]);
+    commit_copies();
+  }
+  for (int64_t tr = strip.first; tr < strip.last; ++tr) {
+    const int n = static_cast<int>((tr - strip.first) % kStages);
+    const int64_t ahead = tr + kStages - 1;
+    if (ahead < strip.last)
+      stage_tile<T>(in, strip, ahead, ring.slots[(n + kStages - 1) % kStages]);
+    commit_copies();
+    wait_copies<kStages - 1>();
+    visit(tr, ring.slots[n]);
+  }
+  wait_copies<0>();
+}
+
+// Pass 1 runs on as many blocks as fit the GPU at once (`slots`); its strips
+// and pass 2's are the same, walked in opposite orders.
+int64_t strip_tiles_for(const Input& in, int64_t slots) {
+  const int64_t per_column = std::max<int64_t>(1, slots / in.tiles_c);
+  return (in.tiles_r + per_column - 1) / per_column;
+}
+
+template <typename T>
+struct Pass1Shared {
+  Ring<T> ring;
+  uint32_t partial[kWarps][kTileCols];
+};
+
+// Pass 1: each block walks strips, keeping its columns' maxima in registers
+// (as magnitudes: two per word in 16-bit dtypes); rows publish per tile (a
+// warp-wide max), columns once per strip.
 template <typename T, bool kPerTensor>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, 2)
     reduce_maxima(Input in, int64_t strip_tiles, uint32_t* row_keys, uint32_t* col_keys) {
-  __shared__ uint32_t partial[kWarps][kTileCols];
+  using C = Chunk<T>;
+  extern __shared__ int4 shared_raw[];
+  auto& shared = *reinterpret_cast<Pass1Shared<T>*>(shared_raw);
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int64_t strips = (in.tiles_r + strip_tiles - 1) / strip_tiles;
   for (int64_t b = blockIdx.x; b < strips * in.tiles_c; b += gridDim.x) {
-    const int64_t tc = b % in.tiles_c, first = b / in.tiles_c * strip_tiles;
-    const int64_t c = tc * kTileCols + lane * kChunk;
-    uint32_t col_max[kChunk] = {}, all = 0;
-    for (int64_t tr = first; tr < first + strip_tiles && tr < in.tiles_r; ++tr) {
+    const Strip<T> strip(in, strip_tiles, b, false);
+    uint32_t col_max[C::kWords] = {}, all = 0;
+    walk_strip<T>(in, strip, shared.ring, [&](int64_t tr, const Slot<T>& slot) {
       const int64_t r = tr * kTileRows + warp * kRowsPerWarp;
-      Block<T> block;
-      block.load(in, r, c);
+      const int rows_here = rows_inside(in, r, kRowsPerWarp);
 #pragma unroll
       for (int i = 0; i < kRowsPerWarp; ++i) {
-        uint32_t row_max = 0;
+        uint32_t words[C::kWords], m = 0;
+        row_words<T>(slot, i, words);
 #pragma unroll
-        for (int j = 0; j < kChunk; ++j) {
-          const uint32_t bits = abs_bits(block.at(i, j));
-          row_max = max(row_max, bits);
-          col_max[j] = max(col_max[j], bits);
+        for (int w = 0; w < C::kWords; ++w) {
+          const uint32_t a = magnitudes<T>(words[w]);
+          col_max[w] = max_magnitudes<T>(col_max[w], a);
+          m = max_magnitudes<T>(m, a);
         }
+        const uint32_t row_max = key_of<T>(max(magnitude_at<T>(m, 0), magnitude_at<T>(m, 1)));
         if constexpr (kPerTensor) {
           all = max(all, row_max);
         } else {
-          row_max = warp_max(row_max);
-          if (lane == 0 && r + i < in.rows) atomicMax(row_keys + r + i, row_max);
+          const uint32_t key = warp_max(row_max);
+          if (lane == 0 && i < rows_here) atomicMax(row_keys + r + i, key);
         }
       }
-    }
+    });
     if constexpr (kPerTensor) {
       all = warp_max(all);
       if (lane == 0) atomicMax(row_keys, all);
     } else {
 #pragma unroll
-      for (int j = 0; j < kChunk; ++j) partial[warp][lane * kChunk + j] = col_max[j];
+      for (int j = 0; j < kChunk; ++j)
+        shared.partial[warp][lane * kChunk + j] =
+            key_of<T>(magnitude_at<T>(col_max[j / C::kPerWord], j % C::kPerWord));
       __syncthreads();
       uint32_t m = 0;
 #pragma unroll
-      for (int w = 0; w < kWarps; ++w) m = max(m, partial[w][threadIdx.x]);
-      const int64_t col = tc * kTileCols + threadIdx.x;
-      if (col < in.cols) atomicMax(col_keys + col, m);
+      for (int w = 0; w < kWarps; ++w) m = max(m, shared.partial[w][threadIdx.x]);
+      if (strip.c0 + threadIdx.x < in.cols) atomicMax(col_keys + strip.c0 + threadIdx.x, m);
       __syncthreads();
     }
   }
@@ -149,119 +321,166 @@ struct Outputs {
   bool q_vector;  // 8-byte stores
   int8_t* qt;
   int64_t ldqt;
-  bool qt_vector;  // 4-byte stores
+  int qt_alignment;  // 16, 4 or 1: the widest store qt's rows allow
   float* scales;
   float* qt_scales;
 };
 
-__device__ __forceinline__ uint32_t byte_at(uint32_t word, int b) {
-  return (word >> (8 * b)) & 0xffu;
-}
+// Pass 2's shared memory: the ring, and the tile's qt rows, 64 bytes each, as
+// eight 8-byte units (one per warp) placed at unit ^ (column / 8 % 8) so that
+// both the writes (a column per lane) and the 16-byte reads (a quarter warp
+// per 128 contiguous bytes) spread over the banks.
+template <typename T>
+struct Pass2Shared {
+  Ring<T> ring;
+  uint2 qt[kTileCols][kWarps];
+};
 
-// Word w of qt row `col` in the shared tile, XOR-swizzled by the writing
-// lane (col / 8) so that both the packing and the read-out are (nearly)
-// free of bank conflicts.
-__device__ __forceinline__ uint32_t& qt_word(uint32_t (&tile)[kTileCols][kQtWords], int col,
-                                             int w) {
-  return tile[col][w ^ ((col / kChunk) % kQtWords)];
-}
-
-// Rounds this thread's 8 x 8 values both ways: q rows straight to memory,
-// qt as two words (8 rows) per column.
+// Rounds this thread's 8 x 8 values of a staged tile both ways: q rows
+// straight to memory, qt as one 8-byte unit (8 rows) per column into `units`.
 template <typename T, bool kPerTensor, bool kFinite>
-__device__ __forceinline__ void round_block(const Block<T>& block,
+__device__ __forceinline__ void round_block(const Slot<T>& slot,
                                             const QuantParams (&row)[kRowsPerWarp],
-                                            const QuantParams (&col)[kChunk], const Input& in,
-                                            const Outputs& o, int64_t r, int64_t c,
-                                            uint32_t (&words)[kChunk][2]) {
+                                            const QuantParams (&col)[kChunk], const Strip<T>& strip,
+                                            const Outputs& o, int8_t* q_row, int rows_here,
+                                            uint2 (&units)[kChunk]) {
   auto round = [](float v, const QuantParams& p) {
     return static_cast<uint8_t>(kFinite ? quantize_finite(v, p) : quantize_value<false>(v, p));
   };
 #pragma unroll
-  for (int j = 0; j < kChunk; ++j) words[j][0] = words[j][1] = 0;
+  for (int j = 0; j < kChunk; ++j) units[j] = make_uint2(0, 0);
 #pragma unroll
-  for (int i = 0; i < kRowsPerWarp; ++i) {
+  for (int i = 0; i < kRowsPerWarp; ++i, q_row += o.ldq) {
+    uint32_t words[Chunk<T>::kWords];
+    row_words<T>(slot, i, words);
+    float values[kChunk];
+#pragma unroll
+    for (int j = 0; j < kChunk; ++j) values[j] = value_at<T>(words, j);
     uint32_t q_words[2] = {0, 0};
 #pragma unroll
     for (int j = 0; j < kChunk; ++j) {
-      const float v = block.at(i, j);
-      const uint32_t q = round(v, row[i]);
+      const uint32_t q = round(values[j], row[i]);
       // One scale for the tensor: qt holds the same values.
-      const uint32_t qt = kPerTensor ? q : round(v, col[j]);
+      const uint32_t qt = kPerTensor ? q : round(values[j], col[j]);
       q_words[j / 4] |= q << (8 * (j % 4));
-      words[j][i / 4] |= qt << (8 * (i % 4));
+      (i < 4 ? units[j].x : units[j].y) |= qt << (8 * (i % 4));
     }
-    if (r + i >= in.rows) continue;
-    int8_t* out = o.q + (r + i) * o.ldq + c;
-    if (o.q_vector && c + kChunk <= in.cols) {
-      *reinterpret_cast<uint2*>(out) = make_uint2(q_words[0], q_words[1]);
+    if (i >= rows_here) continue;
+    if (o.q_vector && strip.cols_here == kChunk) {
+      *reinterpret_cast<uint2*>(q_row) = make_uint2(q_words[0], q_words[1]);
     } else {
 #pragma unroll
       for (int j = 0; j < kChunk; ++j)
-        if (c + j < in.cols) out[j] = static_cast<int8_t>(byte_at(q_words[j / 4], j % 4));
+        if (j < strip.cols_here) q_row[j] = static_cast<int8_t>(q_words[j / 4] >> (8 * (j % 4)));
     }
   }
 }
 
-// Pass 2: one tile per iteration; q straight from registers, qt through
-// the shared tile (each qt row gets 64 contiguous bytes per tile).
-template <typename T, bool kPerTensor>
-__global__ void __launch_bounds__(kThreads, 2)
-    write_both(Input in, const uint32_t* row_keys, const uint32_t* col_keys, Outputs o) {
-  __shared__ uint32_t tile[kTileCols][kQtWords];
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  for (int64_t t = blockIdx.x; t < in.tiles_r * in.tiles_c; t += gridDim.x) {
-    const int64_t r0 = t / in.tiles_c * kTileRows, c0 = t % in.tiles_c * kTileCols;
-    const int64_t r = r0 + warp * kRowsPerWarp, c = c0 + lane * kChunk;
-    Block<T> block;
-    block.load(in, r, c);
-    // The first tile row and column publish the scales (pure functions of the keys).
-    if (kPerTensor && t == 0 && threadIdx.x == 0)
-      *o.scales = *o.qt_scales = params_of_abs_max(*row_keys).scale;
-    if (!kPerTensor && c0 == 0 && threadIdx.x < kTileRows && r0 + threadIdx.x < in.rows)
-      o.scales[r0 + threadIdx.x] = params_of_abs_max(row_keys[r0 + threadIdx.x]).scale;
-    if (!kPerTensor && r0 == 0 && c0 + threadIdx.x < in.cols)
-      o.qt_scales[c0 + threadIdx.x] = params_of_abs_max(col_keys[c0 + threadIdx.x]).scale;
-    QuantParams col[kChunk];
+// Stores the tile's qt rows (x's columns c0.., rows r0..): 16 bytes per
+// thread and step, a quarter warp per 128 contiguous bytes of shared memory.
+__device__ __forceinline__ void store_qt(const uint2 (&tile)[kTileCols][kWarps], const Input& in,
+                                         const Outputs& o, int64_t r0, int64_t c0) {
+  constexpr int kPieces = kTileCols * kTileRows / 16;
+  const int rows_tile = rows_inside(in, r0, kTileRows);
+  const int cols_tile = clamp_count(in.cols - c0, kTileCols);
+  int8_t* base = o.qt + c0 * o.ldqt + r0;
 #pragma unroll
-    for (int j = 0; j < kChunk; ++j)
-      col[j] = params_of_abs_max(kPerTensor ? *col_keys : (c + j < in.cols ? col_keys[c + j] : 0u));
-    QuantParams row[kRowsPerWarp];
-    bool finite = true;  // every group here takes the branch-free rounding
-#pragma unroll
-    for (int i = 0; i < kRowsPerWarp; ++i) {
-      row[i] = kPerTensor ? col[0] : params_of_abs_max(r + i < in.rows ? row_keys[r + i] : 0u);
-      finite &= row[i].inv_scale != 0.0f;
-    }
-#pragma unroll
-    for (int j = 0; j < kChunk; ++j) finite &= col[j].inv_scale != 0.0f;
-    uint32_t words[kChunk][2];
-    if (finite) {
-      round_block<T, kPerTensor, true>(block, row, col, in, o, r, c, words);
+  for (int idx = threadIdx.x; idx < kPieces; idx += kThreads) {
+    const int col = idx / 4, g = idx % 4, swizzle = col / kChunk % kWarps;
+    const int valid = rows_tile - g * 16;
+    if (col >= cols_tile || valid <= 0) continue;
+    // Units 2g and 2g + 1 sit in one 16-byte slot, swapped when the swizzle is odd.
+    uint4 v = *reinterpret_cast<const uint4*>(&tile[col][(2 * g) ^ (swizzle & ~1)]);
+    if (swizzle & 1) v = make_uint4(v.z, v.w, v.x, v.y);
+    int8_t* out = base + col * o.ldqt + g * 16;
+    if (o.qt_alignment == 16 && valid >= 16) {
+      *reinterpret_cast<uint4*>(out) = v;
     } else {
-      round_block<T, kPerTensor, false>(block, row, col, in, o, r, c, words);
-    }
+      const uint32_t words[4] = {v.x, v.y, v.z, v.w};
 #pragma unroll
-    for (int j = 0; j < kChunk; ++j)
-#pragma unroll
-      for (int h = 0; h < 2; ++h) qt_word(tile, lane * kChunk + j, warp * 2 + h) = words[j][h];
-    __syncthreads();
-    // qt rows c0 .. c0 + 256: a warp stores two of them, 64 bytes each.
-#pragma unroll 4
-    for (int idx = threadIdx.x; idx < kTileCols * kQtWords; idx += kThreads) {
-      const int col = idx / kQtWords, w = idx % kQtWords;
-      const int64_t qc = c0 + col, qr = r0 + w * 4;
-      if (qc >= in.cols || qr >= in.rows) continue;
-      const uint32_t word = qt_word(tile, col, w);
-      int8_t* out = o.qt + qc * o.ldqt + qr;
-      if (o.qt_vector && qr + 4 <= in.rows) {
-        *reinterpret_cast<uint32_t*>(out) = word;
-      } else {
-        for (int b = 0; b < 4 && qr + b < in.rows; ++b)
-          out[b] = static_cast<int8_t>(byte_at(word, b));
+      for (int w = 0; w < 4; ++w) {
+        if (o.qt_alignment >= 4 && valid >= 4 * w + 4) {
+          *reinterpret_cast<uint32_t*>(out + 4 * w) = words[w];
+        } else {
+          for (int b = 0; b < 4 && 4 * w + b < valid; ++b)
+            out[4 * w + b] = static_cast<int8_t>(words[w] >> (8 * b));
+        }
       }
     }
-    __syncthreads();
+  }
+}
+
+// Lane l's key: of row l % 8 of this warp's 8 rows in tile row `tr`.
+__device__ __forceinline__ uint32_t row_key(const Input& in, const uint32_t* row_keys, int64_t tr) {
+  const int64_t r = tr * kTileRows + threadIdx.x / 32 * kRowsPerWarp + threadIdx.x % 8;
+  return r < in.rows ? __ldg(row_keys + r) : 0u;
+}
+
+// Pass 2: each block walks strips (in the reverse order of pass 1); q straight
+// from registers, qt through the shared tile. A row's key is loaded a tile
+// ahead; shuffles hand the 8 rows' parameters to every lane.
+template <typename T, bool kPerTensor>
+__global__ void __launch_bounds__(kThreads, 2)
+    write_both(Input in, int64_t strip_tiles, const uint32_t* row_keys, const uint32_t* col_keys,
+               Outputs o) {
+  extern __shared__ int4 shared_raw[];
+  auto& shared = *reinterpret_cast<Pass2Shared<T>*>(shared_raw);
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  const int64_t strips = (in.tiles_r + strip_tiles - 1) / strip_tiles;
+  for (int64_t b = blockIdx.x; b < strips * in.tiles_c; b += gridDim.x) {
+    const Strip<T> strip(in, strip_tiles, b, true);
+    QuantParams col[kChunk];
+    bool col_finite = true;
+#pragma unroll
+    for (int j = 0; j < kChunk; ++j) {
+      col[j] = params_of_abs_max(kPerTensor ? *col_keys
+                                            : (j < strip.cols_here ? col_keys[strip.c + j] : 0u));
+      col_finite &= col[j].inv_scale != 0.0f;
+    }
+    // The first strip of each column tile publishes the column scales.
+    if (!kPerTensor && strip.first == 0 && warp == 0)
+#pragma unroll
+      for (int j = 0; j < kChunk; ++j)
+        if (j < strip.cols_here) o.qt_scales[strip.c + j] = col[j].scale;
+    if (kPerTensor && b == 0 && threadIdx.x == 0) *o.scales = *o.qt_scales = col[0].scale;
+
+    uint32_t key = kPerTensor ? 0u : row_key(in, row_keys, strip.first);
+    walk_strip<T>(in, strip, shared.ring, [&](int64_t tr, const Slot<T>& slot) {
+      const uint32_t next_key =
+          !kPerTensor && tr + 1 < strip.last ? row_key(in, row_keys, tr + 1) : 0u;
+      const int64_t r0 = tr * kTileRows, r = r0 + warp * kRowsPerWarp;
+      QuantParams row[kRowsPerWarp];
+      bool finite = col_finite;
+      if constexpr (kPerTensor) {
+#pragma unroll
+        for (int i = 0; i < kRowsPerWarp; ++i) row[i] = col[0];
+      } else {
+        const QuantParams mine = params_of_abs_max(key);
+        if (strip.tc == 0 && lane < kRowsPerWarp && r + lane < in.rows)
+          o.scales[r + lane] = mine.scale;
+#pragma unroll
+        for (int i = 0; i < kRowsPerWarp; ++i) {
+          row[i].scale = __shfl_sync(0xffffffffu, mine.scale, i);
+          row[i].inv_scale = __shfl_sync(0xffffffffu, mine.inv_scale, i);
+        }
+        finite &= __all_sync(0xffffffffu, mine.inv_scale != 0.0f);
+      }
+      int8_t* q_row = o.q + r * o.ldq + strip.c;
+      const int rows_here = rows_inside(in, r, kRowsPerWarp);
+      uint2 units[kChunk];
+      if (finite) {
+        round_block<T, kPerTensor, true>(slot, row, col, strip, o, q_row, rows_here, units);
+      } else {
+        round_block<T, kPerTensor, false>(slot, row, col, strip, o, q_row, rows_here, units);
+      }
+#pragma unroll
+      for (int j = 0; j < kChunk; ++j)
+        shared.qt[lane * kChunk + j][warp ^ (lane % kWarps)] = units[j];
+      __syncthreads();
+      store_qt(shared.qt, in, o, r0, strip.c0);
+      __syncthreads();
+      key = next_key;
+    });
   }
 }
 
@@ -300,24 +519,35 @@ cudaError_t launch(const QuantizeProblem& p, uint32_t* keys, cudaStream_t stream
           p.scales, groups, p.qt_scales, qt_groups);
     return cudaGetLastError();
   }
+  const int64_t ldqt = cols > 1 ? p.qt.row_stride : 0;
   const Outputs o{static_cast<int8_t*>(p.q.data),
                   p.q.row_stride,
                   aligned(p.q.data, rows > 1 ? p.q.row_stride : 0, 8),
                   static_cast<int8_t*>(p.qt.data),
                   p.qt.row_stride,
-                  aligned(p.qt.data, cols > 1 ? p.qt.row_stride : 0, 4),
+                  aligned(p.qt.data, ldqt, 16) ? 16 : (aligned(p.qt.data, ldqt, 4) ? 4 : 1),
                   p.scales,
                   p.qt_scales};
   uint32_t* row_keys = keys;
   uint32_t* col_keys = kPerTensor ? keys : keys + rows;
-  const cudaError_t err = cudaMemsetAsync(keys, 0, quantize_transpose_workspace_bytes(p), stream);
+  cudaError_t err = cudaMemsetAsync(keys, 0, quantize_transpose_workspace_bytes(p), stream);
   if (err != cudaSuccess) return err;
-  // Strips as long as still leaves kReduceBlocks blocks: fewer column atomics.
-  const int64_t strip = std::clamp<int64_t>(tiles / kReduceBlocks, 1, kMaxStripTiles);
-  const int64_t strips = (in.tiles_r + strip - 1) / strip;
-  reduce_maxima<T, kPerTensor>
-      <<<grid_for(strips * in.tiles_c), kThreads, 0, stream>>>(in, strip, row_keys, col_keys);
-  write_both<T, kPerTensor><<<grid_for(tiles), kThreads, 0, stream>>>(in, row_keys, col_keys, o);
+
+  constexpr auto kReduce = reduce_maxima<T, kPerTensor>;
+  constexpr auto kWrite = write_both<T, kPerTensor>;
+  constexpr int kReduceBytes = sizeof(Pass1Shared<T>), kWriteBytes = sizeof(Pass2Shared<T>);
+  err = raise_shared_memory_limit_once<kReduce>(p.x.device.index, kReduceBytes);
+  if (err == cudaSuccess)
+    err = raise_shared_memory_limit_once<kWrite>(p.x.device.index, kWriteBytes);
+  if (err != cudaSuccess) return err;
+  DeviceInfo device;
+  const int sm_count = device_info(p.x.device.index, &device).ok() ? device.sm_count : 132;
+  // Two blocks of either pass fit an SM in 16-bit dtypes (at most 112 KiB
+  // each), one in float32.
+  const int64_t strip = strip_tiles_for(in, int64_t{sm_count} * (sizeof(T) == 2 ? 2 : 1));
+  const unsigned blocks = grid_for((in.tiles_r + strip - 1) / strip * in.tiles_c);
+  kReduce<<<blocks, kThreads, kReduceBytes, stream>>>(in, strip, row_keys, col_keys);
+  kWrite<<<blocks, kThreads, kWriteBytes, stream>>>(in, strip, row_keys, col_keys, o);
   return cudaGetLastError();
 }
 

@@ -40,6 +40,18 @@ __device__ __forceinline__ void quantize_vector(const int4& v, const QuantParams
 // an integer max of these is the NaN-sticky maximum of QuantStats::add.
 __device__ __forceinline__ uint32_t abs_bits(float v) { return __float_as_uint(v) & 0x7fffffffu; }
 
+// Lane-wise maximum of two pairs of unsigned 16-bit values: one Hopper
+// instruction (max.u16x2); __vmaxu2's emulation before sm_90.
+__device__ __forceinline__ uint32_t max_u16x2(uint32_t a, uint32_t b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  uint32_t m;
+  asm("max.u16x2 %0, %1, %2;" : "=r"(m) : "r"(a), "r"(b));
+  return m;
+#else
+  return __vmaxu2(a, b);
+#endif
+}
+
 // max |v[i]| of a 16-byte vector, as abs_bits.
 template <typename T>
 __device__ __forceinline__ uint32_t abs_bits_max(const int4& v) {
@@ -48,11 +60,6 @@ __device__ __forceinline__ uint32_t abs_bits_max(const int4& v) {
     // bf16 widens by a 16-bit shift, so the largest 16-bit |x| pattern,
     // shifted, is the largest widened one: eight values in three Hopper 16x2
     // integer maxima instead of eight widenings and maxima.
-    auto max_u16x2 = [](uint32_t a, uint32_t b) {
-      uint32_t m;
-      asm("max.u16x2 %0, %1, %2;" : "=r"(m) : "r"(a), "r"(b));
-      return m;
-    };
     const uint32_t m = max_u16x2(max_u16x2(v.x & 0x7fff7fffu, v.y & 0x7fff7fffu),
                                  max_u16x2(v.z & 0x7fff7fffu, v.w & 0x7fff7fffu));
     return max(m >> 16, m & 0xffffu) << 16;
