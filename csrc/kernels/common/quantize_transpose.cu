@@ -255,6 +255,30 @@ int64_t strip_tiles_for(const Input& in, int64_t slots) {
   return (in.tiles_r + per_column - 1) / per_column;
 }
 
+// The maxima over a warp's lanes of 8 values per lane, one per row, in 9
+// shuffles instead of 40: each exchange halves the rows a lane keeps (lane
+// bit 4 picks rows 4-7, bit 3 the upper two of those left, bit 2 the upper
+// one), the last two finish the one row left, row lane / 4.
+__device__ __forceinline__ uint32_t warp_max_per_row(const uint32_t (&v)[kRowsPerWarp]) {
+  const int lane = threadIdx.x % 32;
+  uint32_t four[4], two[2];
+  const bool upper4 = lane & 16, upper2 = lane & 8, upper1 = lane & 4;
+#pragma unroll
+  for (int k = 0; k < 4; ++k) {
+    const uint32_t other = __shfl_xor_sync(0xffffffffu, upper4 ? v[k] : v[k + 4], 16);
+    four[k] = max(upper4 ? v[k + 4] : v[k], other);
+  }
+#pragma unroll
+  for (int k = 0; k < 2; ++k) {
+    const uint32_t other = __shfl_xor_sync(0xffffffffu, upper2 ? four[k] : four[k + 2], 8);
+    two[k] = max(upper2 ? four[k + 2] : four[k], other);
+  }
+  uint32_t one =
+      max(upper1 ? two[1] : two[0], __shfl_xor_sync(0xffffffffu, upper1 ? two[0] : two[1], 4));
+  one = max(one, __shfl_xor_sync(0xffffffffu, one, 2));
+  return max(one, __shfl_xor_sync(0xffffffffu, one, 1));
+}
+
 template <typename T>
 struct Pass1Shared {
   Ring<T> ring;
@@ -277,7 +301,7 @@ __global__ void __launch_bounds__(kThreads, 2)
     uint32_t col_max[C::kWords] = {}, all = 0;
     walk_strip<T>(in, strip, shared.ring, [&](int64_t tr, const Slot<T>& slot) {
       const int64_t r = tr * kTileRows + warp * kRowsPerWarp;
-      const int rows_here = rows_inside(in, r, kRowsPerWarp);
+      uint32_t row_max[kRowsPerWarp];
 #pragma unroll
       for (int i = 0; i < kRowsPerWarp; ++i) {
         uint32_t words[C::kWords], m = 0;
@@ -288,13 +312,14 @@ __global__ void __launch_bounds__(kThreads, 2)
           col_max[w] = max_magnitudes<T>(col_max[w], a);
           m = max_magnitudes<T>(m, a);
         }
-        const uint32_t row_max = key_of<T>(max(magnitude_at<T>(m, 0), magnitude_at<T>(m, 1)));
-        if constexpr (kPerTensor) {
-          all = max(all, row_max);
-        } else {
-          const uint32_t key = warp_max(row_max);
-          if (lane == 0 && i < rows_here) atomicMax(row_keys + r + i, key);
-        }
+        row_max[i] = key_of<T>(max(magnitude_at<T>(m, 0), magnitude_at<T>(m, 1)));
+        if constexpr (kPerTensor) all = max(all, row_max[i]);
+      }
+      if constexpr (!kPerTensor) {
+        // Lanes 4 * i .. 4 * i + 3 end with row i's maximum over the warp.
+        const uint32_t key = warp_max_per_row(row_max);
+        if (lane % 4 == 0 && lane / 4 < rows_inside(in, r, kRowsPerWarp))
+          atomicMax(row_keys + r + lane / 4, key);
       }
     });
     if constexpr (kPerTensor) {
