@@ -173,6 +173,7 @@ struct Strip {
   int64_t tc, first, last, c0, c;
   int cols_here;  // of this thread's kChunk columns, inside x
   int vec_bytes[Chunk<T>::kVecs];
+  bool full;  // all kChunk columns inside x
 
   // Strip `b` of `strip_tiles` row tiles, the last strip first when `reversed`.
   __device__ Strip(const Input& in, int64_t strip_tiles, int64_t b, bool reversed) {
@@ -184,6 +185,7 @@ struct Strip {
     c0 = tc * kTileCols;
     c = c0 + threadIdx.x % 32 * kChunk;
     cols_here = clamp_count(in.cols - c, kChunk);
+    full = cols_here == kChunk;
 #pragma unroll
     for (int k = 0; k < Chunk<T>::kVecs; ++k) {
       const int64_t left = (in.cols - c - k * (16 / int64_t{sizeof(T)})) * int64_t{sizeof(T)};
@@ -216,13 +218,21 @@ __device__ __forceinline__ void stage_tile(const Input& in, const Strip<T>& stri
   const int rows_here = rows_inside(in, r, kRowsPerWarp);
   const T* x = static_cast<const T*>(in.x);
   const T* src = x + r * in.ldx + strip.c;
+  constexpr int kPerVec = 16 / sizeof(T);
+  if (rows_here == kRowsPerWarp && strip.full) {  // inside x: no per-copy bounds
+#pragma unroll
+    for (int i = 0; i < kRowsPerWarp; ++i, src += in.ldx)
+#pragma unroll
+      for (int k = 0; k < C::kVecs; ++k)
+        copy_async_16(&slot[i * C::kVecs + k][threadIdx.x], src + k * kPerVec, 16);
+    return;
+  }
 #pragma unroll
   for (int i = 0; i < kRowsPerWarp; ++i, src += in.ldx)
 #pragma unroll
     for (int k = 0; k < C::kVecs; ++k) {
       const int n = i < rows_here ? strip.vec_bytes[k] : 0;
-      copy_async_16(&slot[i * C::kVecs + k][threadIdx.x], n > 0 ? src + k * (16 / sizeof(T)) : x,
-                    n);
+      copy_async_16(&slot[i * C::kVecs + k][threadIdx.x], n > 0 ? src + k * kPerVec : x, n);
     }
 }
 
@@ -409,6 +419,20 @@ __device__ __forceinline__ void store_qt(const uint2 (&tile)[kTileCols][kWarps],
   const int rows_tile = rows_inside(in, r0, kTileRows);
   const int cols_tile = clamp_count(in.cols - c0, kTileCols);
   int8_t* base = o.qt + c0 * o.ldqt + r0;
+  if (rows_tile == kTileRows && cols_tile == kTileCols && o.qt_alignment == 16) {
+    // A whole tile: thread t stores 16 bytes at row offset t % 4 of columns
+    // t / 4 + 64 m, whose swizzle is always its warp.
+    const int g = threadIdx.x % 4, swizzle = threadIdx.x / 32;
+    const uint2* from = &tile[threadIdx.x / 4][(2 * g) ^ (swizzle & ~1)];
+    int8_t* out = base + threadIdx.x / 4 * o.ldqt + g * 16;
+#pragma unroll
+    for (int m = 0; m < kPieces / kThreads; ++m) {
+      uint4 v = *reinterpret_cast<const uint4*>(from + m * (kThreads / 4) * kWarps);
+      if (swizzle & 1) v = make_uint4(v.z, v.w, v.x, v.y);
+      *reinterpret_cast<uint4*>(out + m * (kThreads / 4) * o.ldqt) = v;
+    }
+    return;
+  }
 #pragma unroll
   for (int idx = threadIdx.x; idx < kPieces; idx += kThreads) {
     const int col = idx / 4, g = idx % 4, swizzle = col / kChunk % kWarps;
