@@ -146,19 +146,36 @@ __device__ __forceinline__ void row_words(const Slot<T>& slot, int i,
   }
 }
 
+// cp.async on sm_80 and later; before it (sm_75), a plain load and store:
+// the ring then only orders the work, without overlap.
 __device__ __forceinline__ void copy_async_16(int4* shared, const void* global, int bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   const auto address = static_cast<uint32_t>(__cvta_generic_to_shared(shared));
   // bytes < 16 zero-fills the rest (x's edge).
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(address), "l"(global),
                "r"(bytes)
                : "memory");
+#else
+  int4 v = make_int4(0, 0, 0, 0);
+  if (bytes == 16) {
+    v = *static_cast<const int4*>(global);
+  } else {
+    for (int i = 0; i < bytes; ++i)
+      reinterpret_cast<char*>(&v)[i] = static_cast<const char*>(global)[i];
+  }
+  *shared = v;
+#endif
 }
 __device__ __forceinline__ void commit_copies() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   asm volatile("cp.async.commit_group;" ::: "memory");
+#endif
 }
 template <int kPending>
 __device__ __forceinline__ void wait_copies() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   asm volatile("cp.async.wait_group %0;" ::"n"(kPending) : "memory");
+#endif
 }
 
 // n clamped to [0, limit].
