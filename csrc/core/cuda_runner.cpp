@@ -86,6 +86,14 @@ Status device_info(int ordinal, DeviceInfo* info) {
   GEMM_INT8_RETURN_IF_ERROR(
       cuda_status(cudaDeviceGetAttribute(&d.sm_count, cudaDevAttrMultiProcessorCount, ordinal),
                   "device query"));
+  GEMM_INT8_RETURN_IF_ERROR(
+      cuda_status(cudaDeviceGetAttribute(&d.shared_memory_per_block,
+                                         cudaDevAttrMaxSharedMemoryPerBlockOptin, ordinal),
+                  "device query"));
+  GEMM_INT8_RETURN_IF_ERROR(
+      cuda_status(cudaDeviceGetAttribute(&d.shared_memory_per_sm,
+                                         cudaDevAttrMaxSharedMemoryPerMultiprocessor, ordinal),
+                  "device query"));
   if (kernels::probe_simt() != cudaSuccess) {
     cudaGetLastError();  // the probe's error is an answer, not a fault
     std::ostringstream os;

@@ -49,6 +49,9 @@ struct DeviceInfo {
   int cc_major = 0;
   int cc_minor = 0;
   int sm_count = 0;
+  // Opt-in dynamic shared memory of one block, and all of an SM's (bytes).
+  int shared_memory_per_block = 0;
+  int shared_memory_per_sm = 0;
   // Whether this build carries sm80-family code the device can run
   // (machine code or PTX); false e.g. when built with GEMM_INT8_CUDA_ARCHS=75.
   bool sm80_kernels_built = true;

@@ -308,6 +308,16 @@ Status dispatch(const QuantizeProblem& p, uint32_t* keys, cudaStream_t stream) {
   }
 }
 
+Status plain(const QuantizeProblem& p, uint32_t* keys, cudaStream_t stream) {
+  GEMM_INT8_RETURN_IF_ERROR(p.asymmetric ? dispatch<true>(p, keys, stream)
+                                         : dispatch<false>(p, keys, stream));
+  const cudaError_t err = cudaGetLastError();
+  if (err != cudaSuccess)
+    return Status::cuda_error(std::string("quantize: kernel launch failed: ") +
+                              cudaGetErrorString(err));
+  return {};
+}
+
 }  // namespace
 
 size_t quantize_cuda_workspace_bytes(const QuantizeProblem& problem) {
@@ -328,15 +338,18 @@ Status quantize_cuda(const QuantizeProblem& problem, void* workspace, size_t wor
   if (reinterpret_cast<uintptr_t>(workspace) % sizeof(uint32_t) != 0)
     return Status::value_error("workspace: data pointer is not 4-byte aligned");
   auto* keys = static_cast<uint32_t*>(workspace);
-  if (problem.transpose) return kernels::quantize_transpose_cuda(problem, keys, stream);
+  if (problem.transpose) {
+    if (kernels::quantize_transpose_fits(problem))
+      return kernels::quantize_transpose_cuda(problem, keys, stream);
+    // A GPU without the shared memory (float32 x on sm_75): q, then qt as
+    // the plain quantization of x's transposed view, as the CPU path does.
+    QuantizeProblem q_part = problem;
+    q_part.transpose = false;
+    GEMM_INT8_RETURN_IF_ERROR(plain(q_part, keys, stream));
+    return plain(transposed_part(problem), keys, stream);
+  }
   if (problem.hadamard) return kernels::quantize_rotated_cuda(problem, stream);
-  GEMM_INT8_RETURN_IF_ERROR(problem.asymmetric ? dispatch<true>(problem, keys, stream)
-                                               : dispatch<false>(problem, keys, stream));
-  const cudaError_t err = cudaGetLastError();
-  if (err != cudaSuccess)
-    return Status::cuda_error(std::string("quantize: kernel launch failed: ") +
-                              cudaGetErrorString(err));
-  return {};
+  return plain(problem, keys, stream);
 }
 
 }  // namespace gemm_int8

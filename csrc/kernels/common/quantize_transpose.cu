@@ -41,7 +41,6 @@ constexpr int kChunk = 8;
 constexpr int kRowsPerWarp = 8;
 constexpr int kTileCols = 32 * kChunk;            // 256
 constexpr int kTileRows = kWarps * kRowsPerWarp;  // 64: a qt row of a tile is 64 bytes
-constexpr int kStages = 3;                        // tiles of the second pass in flight + 1
 constexpr int64_t kMaxBlocks = int64_t{1} << 20;
 
 struct Input {
@@ -130,7 +129,7 @@ __device__ __noinline__ EdgeRow<T> load_edge_row(const Input& in, int64_t r, int
 template <typename T>
 using Slot = int4[kRowsPerWarp * Chunk<T>::kVecs][kThreads];
 
-template <typename T>
+template <typename T, int kStages>
 struct Ring {
   Slot<T> slots[kStages];
 };
@@ -255,9 +254,9 @@ __device__ __forceinline__ void stage_tile(const Input& in, const Strip<T>& stri
 
 // Streams the strip's tiles through the ring, each staged kStages - 1 tiles
 // ahead of visit(tr, slot).
-template <typename T, typename Visit>
-__device__ __forceinline__ void walk_strip(const Input& in, const Strip<T>& strip, Ring<T>& ring,
-                                           Visit&& visit) {
+template <typename T, int kStages, typename Visit>
+__device__ __forceinline__ void walk_strip(const Input& in, const Strip<T>& strip,
+                                           Ring<T, kStages>& ring, Visit&& visit) {
 #pragma unroll
   for (int s = 0; s < kStages - 1; ++s) {
     if (strip.first + s < strip.last) stage_tile<T>(in, strip, strip.first + s, ring.slots[s]);
@@ -306,27 +305,27 @@ __device__ __forceinline__ uint32_t warp_max_per_row(const uint32_t (&v)[kRowsPe
   return max(one, __shfl_xor_sync(0xffffffffu, one, 1));
 }
 
-template <typename T>
+template <typename T, int kStages>
 struct Pass1Shared {
-  Ring<T> ring;
+  Ring<T, kStages> ring;
   uint32_t partial[kWarps][kTileCols];
 };
 
 // Pass 1: each block walks strips, keeping its columns' maxima in registers
 // (as magnitudes: two per word in 16-bit dtypes); rows publish per tile (a
 // warp-wide max), columns once per strip.
-template <typename T, bool kPerTensor>
+template <typename T, bool kPerTensor, int kStages>
 __global__ void __launch_bounds__(kThreads, 2)
     reduce_maxima(Input in, int64_t strip_tiles, uint32_t* row_keys, uint32_t* col_keys) {
   using C = Chunk<T>;
   extern __shared__ int4 shared_raw[];
-  auto& shared = *reinterpret_cast<Pass1Shared<T>*>(shared_raw);
+  auto& shared = *reinterpret_cast<Pass1Shared<T, kStages>*>(shared_raw);
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int64_t strips = (in.tiles_r + strip_tiles - 1) / strip_tiles;
   for (int64_t b = blockIdx.x; b < strips * in.tiles_c; b += gridDim.x) {
     const Strip<T> strip(in, strip_tiles, b, false);
     uint32_t col_max[C::kWords] = {}, all = 0;
-    walk_strip<T>(in, strip, shared.ring, [&](int64_t tr, const Slot<T>& slot) {
+    walk_strip(in, strip, shared.ring, [&](int64_t tr, const Slot<T>& slot) {
       const int64_t r = tr * kTileRows + warp * kRowsPerWarp;
       uint32_t row_max[kRowsPerWarp];
 #pragma unroll
@@ -382,9 +381,9 @@ struct Outputs {
 // eight 8-byte units (one per warp) placed at unit ^ (column / 8 % 8) so that
 // both the writes (a column per lane) and the 16-byte reads (a quarter warp
 // per 128 contiguous bytes) spread over the banks.
-template <typename T>
+template <typename T, int kStages>
 struct Pass2Shared {
-  Ring<T> ring;
+  Ring<T, kStages> ring;
   uint2 qt[kTileCols][kWarps];
 };
 
@@ -485,12 +484,12 @@ __device__ __forceinline__ uint32_t row_key(const Input& in, const uint32_t* row
 // Pass 2: each block walks strips (in the reverse order of pass 1); q straight
 // from registers, qt through the shared tile. A row's key is loaded a tile
 // ahead; shuffles hand the 8 rows' parameters to every lane.
-template <typename T, bool kPerTensor>
+template <typename T, bool kPerTensor, int kStages>
 __global__ void __launch_bounds__(kThreads, 2)
     write_both(Input in, int64_t strip_tiles, const uint32_t* row_keys, const uint32_t* col_keys,
                Outputs o) {
   extern __shared__ int4 shared_raw[];
-  auto& shared = *reinterpret_cast<Pass2Shared<T>*>(shared_raw);
+  auto& shared = *reinterpret_cast<Pass2Shared<T, kStages>*>(shared_raw);
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
   const int64_t strips = (in.tiles_r + strip_tiles - 1) / strip_tiles;
   for (int64_t b = blockIdx.x; b < strips * in.tiles_c; b += gridDim.x) {
@@ -511,7 +510,7 @@ __global__ void __launch_bounds__(kThreads, 2)
     if (kPerTensor && b == 0 && threadIdx.x == 0) *o.scales = *o.qt_scales = col[0].scale;
 
     uint32_t key = kPerTensor ? 0u : row_key(in, row_keys, strip.first);
-    walk_strip<T>(in, strip, shared.ring, [&](int64_t tr, const Slot<T>& slot) {
+    walk_strip(in, strip, shared.ring, [&](int64_t tr, const Slot<T>& slot) {
       const uint32_t next_key =
           !kPerTensor && tr + 1 < strip.last ? row_key(in, row_keys, tr + 1) : 0u;
       const int64_t r0 = tr * kTileRows, r = r0 + warp * kRowsPerWarp;
@@ -565,6 +564,37 @@ unsigned grid_for(int64_t units) {
   return static_cast<unsigned>(std::max<int64_t>(1, std::min(units, kMaxBlocks)));
 }
 
+// The ring's depth on this GPU: three tiles where a block may take the
+// memory (Hopper, A100 in 16-bit dtypes), one otherwise (0: not even one tile
+// fits, e.g. float32 on sm_75: quantize_cuda then runs two plain passes).
+template <typename T>
+int stages_that_fit(const DeviceInfo& device) {
+  if (sizeof(Pass2Shared<T, 3>) <= static_cast<size_t>(device.shared_memory_per_block)) return 3;
+  if (sizeof(Pass2Shared<T, 1>) <= static_cast<size_t>(device.shared_memory_per_block)) return 1;
+  return 0;
+}
+
+template <typename T, bool kPerTensor, int kStages>
+cudaError_t run_passes(const QuantizeProblem& p, const Input& in, const Outputs& o,
+                       uint32_t* row_keys, uint32_t* col_keys, const DeviceInfo& device,
+                       cudaStream_t stream) {
+  constexpr auto kReduce = reduce_maxima<T, kPerTensor, kStages>;
+  constexpr auto kWrite = write_both<T, kPerTensor, kStages>;
+  constexpr int kReduceBytes = sizeof(Pass1Shared<T, kStages>);
+  constexpr int kWriteBytes = sizeof(Pass2Shared<T, kStages>);
+  cudaError_t err = raise_shared_memory_limit_once<kReduce>(p.x.device.index, kReduceBytes);
+  if (err == cudaSuccess)
+    err = raise_shared_memory_limit_once<kWrite>(p.x.device.index, kWriteBytes);
+  if (err != cudaSuccess) return err;
+  // Blocks resident per SM (the launch bounds allow two): one wave of strips.
+  const int per_sm = std::clamp(device.shared_memory_per_sm / (kWriteBytes + 1024), 1, 2);
+  const int64_t strip = strip_tiles_for(in, int64_t{device.sm_count} * per_sm);
+  const unsigned blocks = grid_for((in.tiles_r + strip - 1) / strip * in.tiles_c);
+  kReduce<<<blocks, kThreads, kReduceBytes, stream>>>(in, strip, row_keys, col_keys);
+  kWrite<<<blocks, kThreads, kWriteBytes, stream>>>(in, strip, row_keys, col_keys, o);
+  return cudaGetLastError();
+}
+
 template <typename T, bool kPerTensor>
 cudaError_t launch(const QuantizeProblem& p, uint32_t* keys, cudaStream_t stream) {
   const int64_t rows = p.x.rows, cols = p.x.cols;
@@ -596,25 +626,15 @@ cudaError_t launch(const QuantizeProblem& p, uint32_t* keys, cudaStream_t stream
                   p.qt_scales};
   uint32_t* row_keys = keys;
   uint32_t* col_keys = kPerTensor ? keys : keys + rows;
-  cudaError_t err = cudaMemsetAsync(keys, 0, quantize_transpose_workspace_bytes(p), stream);
+  const cudaError_t err = cudaMemsetAsync(keys, 0, quantize_transpose_workspace_bytes(p), stream);
   if (err != cudaSuccess) return err;
 
-  constexpr auto kReduce = reduce_maxima<T, kPerTensor>;
-  constexpr auto kWrite = write_both<T, kPerTensor>;
-  constexpr int kReduceBytes = sizeof(Pass1Shared<T>), kWriteBytes = sizeof(Pass2Shared<T>);
-  err = raise_shared_memory_limit_once<kReduce>(p.x.device.index, kReduceBytes);
-  if (err == cudaSuccess)
-    err = raise_shared_memory_limit_once<kWrite>(p.x.device.index, kWriteBytes);
-  if (err != cudaSuccess) return err;
   DeviceInfo device;
-  const int sm_count = device_info(p.x.device.index, &device).ok() ? device.sm_count : 132;
-  // Two blocks of either pass fit an SM in 16-bit dtypes (at most 112 KiB
-  // each), one in float32.
-  const int64_t strip = strip_tiles_for(in, int64_t{sm_count} * (sizeof(T) == 2 ? 2 : 1));
-  const unsigned blocks = grid_for((in.tiles_r + strip - 1) / strip * in.tiles_c);
-  kReduce<<<blocks, kThreads, kReduceBytes, stream>>>(in, strip, row_keys, col_keys);
-  kWrite<<<blocks, kThreads, kWriteBytes, stream>>>(in, strip, row_keys, col_keys, o);
-  return cudaGetLastError();
+  const Status st = device_info(p.x.device.index, &device);
+  if (!st.ok()) return cudaErrorInvalidDevice;
+  return stages_that_fit<T>(device) == 3
+             ? run_passes<T, kPerTensor, 3>(p, in, o, row_keys, col_keys, device, stream)
+             : run_passes<T, kPerTensor, 1>(p, in, o, row_keys, col_keys, device, stream);
 }
 
 template <typename T>
@@ -626,9 +646,18 @@ cudaError_t launch_granularity(const QuantizeProblem& p, uint32_t* keys, cudaStr
 }  // namespace
 
 size_t quantize_transpose_workspace_bytes(const QuantizeProblem& problem) {
+  // Two keys per tensor: what the plain kernels need when the transpose
+  // kernels do not fit (quantize_transpose_fits).
   const int64_t keys =
-      problem.granularity == Granularity::kTensor ? 1 : problem.x.rows + problem.x.cols;
+      problem.granularity == Granularity::kTensor ? 2 : problem.x.rows + problem.x.cols;
   return static_cast<size_t>(keys) * sizeof(uint32_t);
+}
+
+bool quantize_transpose_fits(const QuantizeProblem& p) {
+  DeviceInfo device;
+  if (!device_info(p.x.device.index, &device).ok()) return true;  // the launch reports it
+  return with_float_type(p.x.dtype, [&](auto t) { return stages_that_fit<decltype(t)>(device); }) >
+         0;
 }
 
 Status quantize_transpose_cuda(const QuantizeProblem& p, uint32_t* keys, cudaStream_t stream) {

@@ -13,6 +13,11 @@ namespace gemm_int8::kernels {
 // One key per row and column of x (one per tensor): their |x| maxima.
 size_t quantize_transpose_workspace_bytes(const QuantizeProblem& problem);
 
+// Whether this GPU gives a block the shared memory the transpose kernels need
+// for x's dtype; where it does not, quantize_cuda runs q and qt as two plain
+// quantizations (the same bits, x read twice more).
+bool quantize_transpose_fits(const QuantizeProblem& problem);
+
 // A validated symmetric problem with qt, granularity kRow or kTensor.
 Status quantize_transpose_cuda(const QuantizeProblem& problem, uint32_t* keys, cudaStream_t stream);
 
