@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <string>
 
+#include "core/device_info.h"
 #include "core/quantize_math.h"
 #include "gemm_int8/quantize_cuda.h"
 #include "kernels/common/float_inputs.cuh"
@@ -301,11 +302,8 @@ Status launch(const QuantizeProblem& p, uint32_t* keys, cudaStream_t stream) {
 
 template <bool kAsymmetric>
 Status dispatch(const QuantizeProblem& p, uint32_t* keys, cudaStream_t stream) {
-  switch (p.x.dtype) {
-    case DType::kFloat32: return launch<float, kAsymmetric>(p, keys, stream);
-    case DType::kBFloat16: return launch<__nv_bfloat16, kAsymmetric>(p, keys, stream);
-    default: return launch<__half, kAsymmetric>(p, keys, stream);
-  }
+  return kernels::with_float_type(
+      p.x.dtype, [&](auto t) { return launch<decltype(t), kAsymmetric>(p, keys, stream); });
 }
 
 Status plain(const QuantizeProblem& p, uint32_t* keys, cudaStream_t stream) {
@@ -339,8 +337,10 @@ Status quantize_cuda(const QuantizeProblem& problem, void* workspace, size_t wor
     return Status::value_error("workspace: data pointer is not 4-byte aligned");
   auto* keys = static_cast<uint32_t*>(workspace);
   if (problem.transpose) {
-    if (kernels::quantize_transpose_fits(problem))
-      return kernels::quantize_transpose_cuda(problem, keys, stream);
+    DeviceInfo device;
+    GEMM_INT8_RETURN_IF_ERROR(device_info(problem.x.device.index, &device));
+    if (kernels::quantize_transpose_fits(problem, device))
+      return kernels::quantize_transpose_cuda(problem, device, keys, stream);
     // A GPU without the shared memory (float32 x on sm_75): q, then qt as
     // the plain quantization of x's transposed view, as the CPU path does.
     QuantizeProblem q_part = problem;

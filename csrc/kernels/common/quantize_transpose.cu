@@ -21,8 +21,8 @@
 #include <string>
 #include <type_traits>
 
-#include "core/device_info.h"
 #include "core/quantize_math.h"
+#include "gemm_int8/config.h"
 #include "kernels/common/float_inputs.cuh"
 #include "kernels/common/quantize_transpose.h"
 #include "kernels/common/quantize_vectors.cuh"
@@ -35,40 +35,6 @@ namespace {
 using namespace tiles;  // NOLINT: the kernels below are built from its pieces
 
 constexpr int64_t kMaxBlocks = int64_t{1} << 20;
-
-// |x| as bit patterns, per 32-bit word: one float, or two 16-bit values.
-// Their unsigned maxima order like |x| and put NaN above inf, in either width.
-template <typename T>
-__device__ __forceinline__ uint32_t magnitudes(uint32_t word) {
-  return word & (sizeof(T) == 2 ? 0x7fff7fffu : 0x7fffffffu);
-}
-
-template <typename T>
-__device__ __forceinline__ uint32_t max_magnitudes(uint32_t a, uint32_t b) {
-  if constexpr (sizeof(T) == 2) {
-    return max_u16x2(a, b);
-  } else {
-    return max(a, b);
-  }
-}
-
-// The key (abs_bits of the value widened to float) of one magnitude.
-template <typename T>
-__device__ __forceinline__ uint32_t key_of(uint32_t magnitude) {
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
-    return magnitude << 16;
-  } else if constexpr (std::is_same_v<T, __half>) {
-    return abs_bits(__half2float(__ushort_as_half(static_cast<unsigned short>(magnitude))));
-  } else {
-    return magnitude;
-  }
-}
-
-// Element e (0 or 1) of a word of 16-bit magnitudes, or the word's one float.
-template <typename T>
-__device__ __forceinline__ uint32_t magnitude_at(uint32_t word, int e) {
-  return sizeof(T) == 2 ? (e == 0 ? word & 0xffffu : word >> 16) : word;
-}
 
 // The maxima over a warp's lanes of 8 values per lane, one per row, in 9
 // shuffles instead of 40: each exchange halves the rows a lane keeps (lane
@@ -127,7 +93,7 @@ __global__ void __launch_bounds__(kThreads, 2)
           col_max[w] = max_magnitudes<T>(col_max[w], a);
           m = max_magnitudes<T>(m, a);
         }
-        row_max[i] = key_of<T>(max(magnitude_at<T>(m, 0), magnitude_at<T>(m, 1)));
+        row_max[i] = key_of<T>(word_max<T>(m));
         if constexpr (kPerTensor) all = max(all, row_max[i]);
       }
       if constexpr (!kPerTensor) {
@@ -385,7 +351,8 @@ cudaError_t run_passes(const QuantizeProblem& p, const Input& in, const Outputs&
 }
 
 template <typename T, bool kPerTensor>
-cudaError_t launch(const QuantizeProblem& p, uint32_t* keys, cudaStream_t stream) {
+cudaError_t launch(const QuantizeProblem& p, const DeviceInfo& device, uint32_t* keys,
+                   cudaStream_t stream) {
   const int64_t rows = p.x.rows, cols = p.x.cols;
   const Input in{p.x.data,
                  p.x.row_stride,
@@ -418,18 +385,9 @@ cudaError_t launch(const QuantizeProblem& p, uint32_t* keys, cudaStream_t stream
   const cudaError_t err = cudaMemsetAsync(keys, 0, quantize_transpose_workspace_bytes(p), stream);
   if (err != cudaSuccess) return err;
 
-  DeviceInfo device;
-  const Status st = device_info(p.x.device.index, &device);
-  if (!st.ok()) return cudaErrorInvalidDevice;
   return stages_that_fit<T>(device) == 3
              ? run_passes<T, kPerTensor, 3>(p, in, o, row_keys, col_keys, device, stream)
              : run_passes<T, kPerTensor, 1>(p, in, o, row_keys, col_keys, device, stream);
-}
-
-template <typename T>
-cudaError_t launch_granularity(const QuantizeProblem& p, uint32_t* keys, cudaStream_t stream) {
-  return p.granularity == Granularity::kTensor ? launch<T, true>(p, keys, stream)
-                                               : launch<T, false>(p, keys, stream);
 }
 
 }  // namespace
@@ -442,20 +400,18 @@ size_t quantize_transpose_workspace_bytes(const QuantizeProblem& problem) {
   return static_cast<size_t>(keys) * sizeof(uint32_t);
 }
 
-bool quantize_transpose_fits(const QuantizeProblem& p) {
-  DeviceInfo device;
-  if (!device_info(p.x.device.index, &device).ok()) return true;  // the launch reports it
+bool quantize_transpose_fits(const QuantizeProblem& p, const DeviceInfo& device) {
   return with_float_type(p.x.dtype, [&](auto t) { return stages_that_fit<decltype(t)>(device); }) >
          0;
 }
 
-Status quantize_transpose_cuda(const QuantizeProblem& p, uint32_t* keys, cudaStream_t stream) {
-  cudaError_t err;
-  switch (p.x.dtype) {
-    case DType::kFloat32: err = launch_granularity<float>(p, keys, stream); break;
-    case DType::kBFloat16: err = launch_granularity<__nv_bfloat16>(p, keys, stream); break;
-    default: err = launch_granularity<__half>(p, keys, stream); break;
-  }
+Status quantize_transpose_cuda(const QuantizeProblem& p, const DeviceInfo& device, uint32_t* keys,
+                               cudaStream_t stream) {
+  const cudaError_t err = with_float_type(p.x.dtype, [&](auto t) {
+    using T = decltype(t);
+    return p.granularity == Granularity::kTensor ? launch<T, true>(p, device, keys, stream)
+                                                 : launch<T, false>(p, device, keys, stream);
+  });
   if (err != cudaSuccess)
     return Status::cuda_error(std::string("quantize: transpose kernels failed to launch: ") +
                               cudaGetErrorString(err));

@@ -52,17 +52,59 @@ __device__ __forceinline__ uint32_t max_u16x2(uint32_t a, uint32_t b) {
 #endif
 }
 
+// |x| as bit patterns, per 32-bit word of x: one float, or two 16-bit
+// values. Their unsigned maxima order like |x| and put NaN above inf, in
+// either width.
+template <typename T>
+__device__ __forceinline__ uint32_t magnitudes(uint32_t word) {
+  return word & (sizeof(T) == 2 ? 0x7fff7fffu : 0x7fffffffu);
+}
+
+template <typename T>
+__device__ __forceinline__ uint32_t max_magnitudes(uint32_t a, uint32_t b) {
+  if constexpr (sizeof(T) == 2) {
+    return max_u16x2(a, b);
+  } else {
+    return max(a, b);
+  }
+}
+
+// Element e (0 or 1) of a word of 16-bit magnitudes, or the word's one float.
+template <typename T>
+__device__ __forceinline__ uint32_t magnitude_at(uint32_t word, int e) {
+  return sizeof(T) == 2 ? (e == 0 ? word & 0xffffu : word >> 16) : word;
+}
+
+// The larger of a word's magnitudes.
+template <typename T>
+__device__ __forceinline__ uint32_t word_max(uint32_t word) {
+  return max(magnitude_at<T>(word, 0), magnitude_at<T>(word, 1));
+}
+
+// The key (abs_bits of the value widened to float) of one magnitude.
+template <typename T>
+__device__ __forceinline__ uint32_t key_of(uint32_t magnitude) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    return magnitude << 16;
+  } else if constexpr (std::is_same_v<T, __half>) {
+    return abs_bits(__half2float(__ushort_as_half(static_cast<unsigned short>(magnitude))));
+  } else {
+    return magnitude;
+  }
+}
+
 // max |v[i]| of a 16-byte vector, as abs_bits.
 template <typename T>
 __device__ __forceinline__ uint32_t abs_bits_max(const int4& v) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
   if constexpr (std::is_same_v<T, __nv_bfloat16>) {
     // bf16 widens by a 16-bit shift, so the largest 16-bit |x| pattern,
-    // shifted, is the largest widened one: eight values in three Hopper 16x2
+    // widened, is the largest widened one: eight values in three Hopper 16x2
     // integer maxima instead of eight widenings and maxima.
-    const uint32_t m = max_u16x2(max_u16x2(v.x & 0x7fff7fffu, v.y & 0x7fff7fffu),
-                                 max_u16x2(v.z & 0x7fff7fffu, v.w & 0x7fff7fffu));
-    return max(m >> 16, m & 0xffffu) << 16;
+    using B = __nv_bfloat16;
+    const uint32_t m = max_magnitudes<B>(max_magnitudes<B>(magnitudes<B>(v.x), magnitudes<B>(v.y)),
+                                         max_magnitudes<B>(magnitudes<B>(v.z), magnitudes<B>(v.w)));
+    return key_of<B>(word_max<B>(m));
   }
 #endif
   const T* e = reinterpret_cast<const T*>(&v);
