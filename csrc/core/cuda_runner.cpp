@@ -49,9 +49,8 @@ kernels::DenseGemm dense_view(const GemmProblem& p, const Plan& plan, const floa
   g.n = static_cast<int>(plan.staging.n_kernel);
   g.k = static_cast<int>(plan.staging.k_kernel);
   g.n_valid = static_cast<int>(p.n());
-  const int align_k = plan.config.align_k;
-  g.x = static_cast<const int8_t*>(p.x.data), g.ld_x = dense_ld(p.x, align_k);
-  g.y = static_cast<const int8_t*>(p.y.data), g.ld_y = dense_ld(p.y, align_k);
+  g.x = static_cast<const int8_t*>(p.x.data), g.ld_x = operand_ld(p.x, plan.config);
+  g.y = static_cast<const int8_t*>(p.y.data), g.ld_y = operand_ld(p.y, plan.config);
   g.out = p.out.data, g.ld_out = out_ld(p.out, plan.config);
   g.out_dtype = p.out.dtype;
   g.epilogue = epilogue_params(p.epilogue, bias);

@@ -43,7 +43,8 @@ std::vector<KernelConfig> build_table() {
                    16,                                                         \
                    cm,                                                         \
                    swap,                                                       \
-                   store##_writes_any_pitch});
+                   store##_writes_any_pitch,                                   \
+                   true});
 #include "kernels/sm90/tile_configs.def"
 #undef GEMM_INT8_SM90_CONFIG
 #define GEMM_INT8_SKINNY_CONFIG(name, row_tiles, col_tiles, warps, unroll) \
@@ -129,6 +130,13 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   // M <= 16: swapped 64x16 pingpong tiles give twice the CTAs of 128x16
   // (1x4096x14336 27.1 us vs 28.3; 16x4096x4096 12.5 vs 12.7).
   if (m <= 16) return swap_t64x16x256_c1x1_ping;
+  // 17..32 rows while the 64x16 pingpong tiles fit one round: the same row
+  // (H200, 2026-12-01, graph timing, docs/performance.md "Issue 12 — ragged
+  // K in place, the time-vs-M cliffs": 17..32 x 4096 x 4096 7.5-7.6 us vs 8.2
+  // for 128x16, so M = 16 -> 17 is no longer a 1.25x step; 17..32 x 4096 x
+  // 14336 17.4 vs 19.4). N = 14336 keeps 128x16 (17.6 vs 18.3-18.6).
+  if (m <= 32 && rounds(p, swap_t64x16x256_c1x1_ping, device) <= 1)
+    return swap_t64x16x256_c1x1_ping;
   // M <= 64: swapped 128x16 (11.6-12.1 us at 17..64 x 4096 x 4096), or
   // 128x64 where 128x16 tiles need more than two rounds (64 x 14336 x 4096:
   // 27.5 us vs 29.1).

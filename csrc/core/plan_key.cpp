@@ -25,7 +25,8 @@ void mismatch(std::ostringstream& os, const char* what, const A& planned, const 
 
 bool PlanKey::operator==(const PlanKey& o) const {
   return m == o.m && n == o.n && k == o.k && device == o.device && x_align == o.x_align &&
-         y_align == o.y_align && out_align == o.out_align && x_strides[0] == o.x_strides[0] &&
+         y_align == o.y_align && out_align == o.out_align && x_pitch_align == o.x_pitch_align &&
+         y_pitch_align == o.y_pitch_align && x_strides[0] == o.x_strides[0] &&
          x_strides[1] == o.x_strides[1] && y_strides[0] == o.y_strides[0] &&
          y_strides[1] == o.y_strides[1] && out_strides[0] == o.out_strides[0] &&
          out_strides[1] == o.out_strides[1] && out_dtype == o.out_dtype &&
@@ -39,6 +40,8 @@ PlanKey plan_key(const GemmProblem& p) {
   key.x_align = row_alignment_bytes(p.x);
   key.y_align = row_alignment_bytes(p.y);
   key.out_align = row_alignment_bytes(p.out);
+  key.x_pitch_align = pitch_alignment_bytes(p.x);
+  key.y_pitch_align = pitch_alignment_bytes(p.y);
   key.x_strides[0] = p.x.row_stride, key.x_strides[1] = p.x.col_stride;
   key.y_strides[0] = p.y.row_stride, key.y_strides[1] = p.y.col_stride;
   key.out_strides[0] = p.out.row_stride, key.out_strides[1] = p.out.col_stride;
@@ -56,6 +59,8 @@ std::string plan_key_mismatch(const PlanKey& a, const PlanKey& b) {
   mismatch(os, "x row alignment (bytes)", a.x_align, b.x_align);
   mismatch(os, "y row alignment (bytes)", a.y_align, b.y_align);
   mismatch(os, "out row alignment (bytes)", a.out_align, b.out_align);
+  mismatch(os, "x pitch alignment (bytes)", a.x_pitch_align, b.x_pitch_align);
+  mismatch(os, "y pitch alignment (bytes)", a.y_pitch_align, b.y_pitch_align);
   mismatch(os, "x row stride", a.x_strides[0], b.x_strides[0]);
   mismatch(os, "x column stride", a.x_strides[1], b.x_strides[1]);
   mismatch(os, "y row stride", a.y_strides[0], b.y_strides[0]);

@@ -41,21 +41,23 @@ size_t dtype_size(DType dtype) {
 
 namespace {
 template <typename View>
-int row_alignment(const View& v) {
+int row_alignment(const View& v, bool whole_rows) {
   const auto size = static_cast<int64_t>(dtype_size(v.dtype));
   if (v.cols > 1 && v.col_stride != 1) return 0;
   if (v.rows > 1 && v.row_stride < v.cols) return 0;
   const auto base = reinterpret_cast<uintptr_t>(v.data);
   for (int bytes : {16, 8, 4, 2}) {
     const bool pitch_ok = v.rows <= 1 || (v.row_stride * size) % bytes == 0;
-    if (base % bytes == 0 && (v.cols * size) % bytes == 0 && pitch_ok) return bytes;
+    const bool length_ok = !whole_rows || (v.cols * size) % bytes == 0;
+    if (base % bytes == 0 && length_ok && pitch_ok) return bytes;
   }
   return 1;
 }
 }  // namespace
 
-int row_alignment_bytes(const MatrixView& v) { return row_alignment(v); }
-int row_alignment_bytes(const MutableMatrixView& v) { return row_alignment(v); }
+int row_alignment_bytes(const MatrixView& v) { return row_alignment(v, true); }
+int row_alignment_bytes(const MutableMatrixView& v) { return row_alignment(v, true); }
+int pitch_alignment_bytes(const MatrixView& v) { return row_alignment(v, false); }
 
 EpilogueParams epilogue_params(const Epilogue& e, const float* bias_f32) {
   EpilogueParams p;

@@ -19,6 +19,12 @@ int64_t dense_ld(const MutableMatrixView& v, int align_bytes) {
   return dense_ld_of(v, align_bytes);
 }
 
+int64_t operand_ld(const MatrixView& v, const KernelConfig& config) {
+  if (!config.reads_ragged_k) return dense_ld(v, config.align_k);
+  if (pitch_alignment_bytes(v) < kDenseAlignK) return -1;
+  return v.rows <= 1 ? round_up(v.cols, kDenseAlignK) : v.row_stride;
+}
+
 int64_t out_ld(const MutableMatrixView& out, const KernelConfig& config) {
   if (!config.any_out_pitch) return dense_ld(out, kDenseAlignN * 2);
   if (row_alignment_bytes(out) == 0) return -1;
@@ -30,11 +36,11 @@ Staging plan_staging(const GemmProblem& p, const KernelConfig& config) {
   s.k_padded = round_up(p.k(), kDenseAlignK);
   // A K the row can read in place stays; a staged operand's extra zero
   // columns are then simply not read.
-  s.k_kernel = p.k() % config.align_k == 0 ? p.k() : s.k_padded;
+  s.k_kernel = config.reads_ragged_k || p.k() % config.align_k == 0 ? p.k() : s.k_padded;
   const int64_t n_aligned = round_up(p.n(), kDenseAlignN);
   s.n_kernel = config.family == KernelFamily::kSm80 ? n_aligned : p.n();
-  s.x = dense_ld(p.x, config.align_k) < 0;
-  s.y = dense_ld(p.y, config.align_k) < 0 || s.n_kernel != p.n();
+  s.x = operand_ld(p.x, config) < 0;
+  s.y = operand_ld(p.y, config) < 0 || s.n_kernel != p.n();
   // A kernel that sees a padded N writes the padding columns: into a staged
   // out, never into the next row of the caller's (4-byte outs of N % 8 == 4
   // have 16-byte rows and would otherwise be written in place).

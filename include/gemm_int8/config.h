@@ -42,6 +42,10 @@ struct KernelConfig {
   // Writes out rows of any pitch in place (unit column stride); other rows
   // need a 16-byte pitch or write a padded copy that is then unstaged.
   bool any_out_pitch = false;
+  // Reads x and y rows of any length K in place when their base and pitch
+  // are 16-byte aligned (TMA loads zero-fill past the end of a row); other
+  // rows need K aligned to align_k too, or a zero-padded staged copy.
+  bool reads_ragged_k = false;
 };
 
 // What dispatch needs to know about a GPU.

@@ -17,6 +17,8 @@ struct PlanKey {
   Device device;
   // row_alignment_bytes of x, y and out: staging and in-place reads follow them.
   int x_align = 0, y_align = 0, out_align = 0;
+  // pitch_alignment_bytes of x and y: TMA rows read ragged K in place by them.
+  int x_pitch_align = 0, y_pitch_align = 0;
   int64_t x_strides[2] = {0, 0}, y_strides[2] = {0, 0}, out_strides[2] = {0, 0};
   DType out_dtype = DType::kBFloat16;
   // Which epilogue vectors are present, which are per row, the bias dtype.

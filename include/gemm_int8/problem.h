@@ -106,6 +106,12 @@ struct GemmProblem {
 int row_alignment_bytes(const MatrixView& v);
 int row_alignment_bytes(const MutableMatrixView& v);
 
+// The same for the base and the row pitch only, whatever the row length:
+// what a TMA load needs, which zero-fills the end of a ragged row itself. A
+// matrix whose K is not a multiple of 16 but whose rows start 16 bytes apart
+// (a weight padded once, gemm_int8.prepack) is read in place by such kernels.
+int pitch_alignment_bytes(const MatrixView& v);
+
 // |sum of K int8 products| <= 16384 * K must fit in int32.
 constexpr int64_t kMaxK = 131071;
 

@@ -20,7 +20,7 @@ struct Staging {
   bool y = false;
   bool out = false;
   int64_t k_padded = 0;  // row length of staged x and y: K rounded up to 16
-  int64_t k_kernel = 0;  // K the kernel sees: K, or k_padded if K is not aligned
+  int64_t k_kernel = 0;  // K the kernel sees: K, or k_padded if it must be aligned
   int64_t n_kernel = 0;  // N the kernel sees (staged y has this many rows)
   int64_t ld_out = 0;    // leading dimension of a staged out
 };
@@ -29,6 +29,10 @@ struct Staging {
 // with `align_bytes`-wide accesses, or -1 if `v` must be staged.
 int64_t dense_ld(const MatrixView& v, int align_bytes);
 int64_t dense_ld(const MutableMatrixView& v, int align_bytes);
+
+// Leading dimension at which `config` reads x or y in place, or -1 if the
+// operand must be staged.
+int64_t operand_ld(const MatrixView& v, const KernelConfig& config);
 
 // Leading dimension at which `config` writes out in place, or -1 if out must
 // be staged: TMA stores need 16-byte rows, row stores any contiguous rows.

@@ -105,7 +105,11 @@ TEST(Dispatch, Sm90RowsByM) {
   };
   EXPECT_EQ(name(2, 14336), "sm90_swap_t64x16x256_c1x1_ping");
   EXPECT_EQ(name(16, 14336), "sm90_swap_t64x16x256_c1x1_ping");
-  EXPECT_EQ(name(17, 4096), "sm90_swap_t128x16x256_c1x1_coop");
+  // 17..32 rows: 64x16 pingpong while it fits one round, else 128x16.
+  EXPECT_EQ(name(17, 4096), "sm90_swap_t64x16x256_c1x1_ping");
+  EXPECT_EQ(name(32, 4096, 14336), "sm90_swap_t64x16x256_c1x1_ping");
+  EXPECT_EQ(name(17, 14336), "sm90_swap_t128x16x256_c1x1_coop");
+  EXPECT_EQ(name(33, 4096), "sm90_swap_t128x16x256_c1x1_coop");
   EXPECT_EQ(name(64, 4096), "sm90_swap_t128x16x256_c1x1_coop");
   EXPECT_EQ(name(64, 14336), "sm90_swap_t128x64x128_c1x1_coop");  // 128x16 needs 4 rounds
   EXPECT_EQ(name(65, 4096), "sm90_swap_t128x32x128_c1x1_coop");

@@ -32,10 +32,30 @@ TEST(Staging, AlignedProblemStagesNothing) {
 
 TEST(Staging, UnalignedKStagesBothOperandsZeroPadded) {
   testing::HostProblem h(8, 64, 100);  // rows of 100 bytes: 4-byte aligned
+  for (KernelFamily f : {KernelFamily::kSm80, KernelFamily::kSm90, KernelFamily::kSkinny}) {
+    const Staging s = plan_staging(h.problem, row(f));
+    EXPECT_TRUE(s.x && s.y) << family_name(f);
+    EXPECT_EQ(s.k_padded, 112);
+    // TMA rows see the real K in the staged copies; the others their padding.
+    EXPECT_EQ(s.k_kernel, f == KernelFamily::kSm90 ? 100 : 112) << family_name(f);
+  }
+}
+
+TEST(Staging, TmaRowsReadARaggedKInPlaceFromAlignedPitches) {
+  testing::HostProblem h(8, 64, 128);
+  h.problem.x.cols = h.problem.y.cols = 100;  // K = 100 in rows 128 bytes apart
+  const Staging tma = plan_staging(h.problem, row(KernelFamily::kSm90));
+  EXPECT_FALSE(tma.x || tma.y);
+  EXPECT_EQ(tma.k_kernel, 100);
+  EXPECT_EQ(operand_ld(h.problem.y, row(KernelFamily::kSm90)), 128);
+  for (KernelFamily f : {KernelFamily::kSm80, KernelFamily::kSkinny}) {
+    const Staging s = plan_staging(h.problem, row(f));  // whole 16-byte units only
+    EXPECT_TRUE(s.x && s.y) << family_name(f);
+    EXPECT_EQ(s.k_kernel, 112) << family_name(f);
+  }
+  h.problem.y.row_stride = 104;  // an 8-byte pitch: TMA cannot stride by it
   const Staging s = plan_staging(h.problem, row(KernelFamily::kSm90));
-  EXPECT_TRUE(s.x && s.y);
-  EXPECT_EQ(s.k_padded, 112);
-  EXPECT_EQ(s.k_kernel, 112);
+  EXPECT_TRUE(s.y && !s.x);
 }
 
 TEST(Staging, EightByteRowsReadKOf1000InPlace) {

@@ -81,14 +81,17 @@ struct TmaGemm {
     return Gemm::get_workspace_size(arguments(g));
   }
 
-  // CUTLASS's can_implement asks for an N of whole 16-byte units because the
-  // TMA store's contiguous extent is N; the hardware needs only 16-byte
-  // strides and clips a ragged N itself, in loads and stores. The runner
-  // guarantees the strides (out is staged with a 16-byte pitch), so the check
-  // runs on N rounded up and the kernel on the real N: y is never padded.
+  // CUTLASS's can_implement asks for an N and a K of whole 16-byte units
+  // because they are the contiguous extents of TMA loads and stores; the
+  // hardware needs only 16-byte bases and strides, clips a ragged N in loads
+  // and stores and zero-fills loads past K. The runner guarantees the strides
+  // (operands of another pitch are staged, out with a 16-byte pitch), so the
+  // check runs on N and K rounded up and the kernel on the real ones: a
+  // ragged N or K is never padded in place.
   static Status run(const char* name, const DenseGemm& g, void* workspace, cudaStream_t stream) {
     DenseGemm aligned = g;
     aligned.n = (g.n + kDenseAlignN - 1) / kDenseAlignN * kDenseAlignN;
+    aligned.k = (g.k + kDenseAlignK - 1) / kDenseAlignK * kDenseAlignK;
     const typename Gemm::Arguments check = arguments(aligned);
     return run_cutlass3<Gemm>(name, arguments(g), workspace, stream, g.device, check);
   }
