@@ -8,6 +8,7 @@ from gemm_int8 import nn  # noqa: E402
 from gemm_int8.ops import (  # noqa: E402
     hadamard,
     matmul,
+    prepack,
     quantize,
     quantize_with_transpose,
     quantized_linear,
@@ -20,6 +21,7 @@ __all__ = [
     "hadamard",
     "matmul",
     "nn",
+    "prepack",
     "quantize",
     "quantize_with_transpose",
     "quantized_linear",

@@ -13,7 +13,15 @@ import torch
 
 from gemm_int8 import _fake  # noqa: F401  (registers the fake implementations)
 
-__all__ = ["hadamard", "matmul", "quantize", "quantize_with_transpose", "row_sums", "scaled_mm"]
+__all__ = [
+    "hadamard",
+    "matmul",
+    "prepack",
+    "quantize",
+    "quantize_with_transpose",
+    "row_sums",
+    "scaled_mm",
+]
 
 # The op overloads, looked up once: the common calls below go straight to
 # them, positionally, since the argument checks and keyword parsing cost about
@@ -139,6 +147,34 @@ def scaled_mm(
     _check_out(out, out_dtype)
     torch.ops.gemm_int8.scaled_mm_out.default(x, y, x_scale, y_scale, out=out, **kwargs)
     return out
+
+
+def prepack(y: torch.Tensor) -> torch.Tensor:
+    """An int8 (N, K) operand laid out once for reuse: y's values in rows 16 bytes apart.
+
+    The Hopper kernels read an operand in place when its base and row pitch
+    are multiples of 16 bytes, whatever K is; any other layout (a contiguous
+    K that is not a multiple of 16, a transposed view) is copied into padded
+    workspace on every call. ``prepack`` makes that copy once, for a weight
+    used across calls: the result has y's shape and values, in zero-padded
+    storage whose rows are K rounded up to 16 bytes apart (a view, so
+    ``.contiguous()`` undoes it). A y already laid out so is returned as is.
+    :class:`gemm_int8.nn.Int8Linear` prepacks its weight.
+    """
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"y: expected a tensor, got {type(y).__name__}")
+    if y.dtype != torch.int8:
+        raise TypeError(f"y: expected int8, got {_name(y.dtype)}")
+    if y.dim() != 2:
+        raise ValueError(f"y: expected shape (N, K), got {tuple(y.shape)}")
+    n, k = y.shape
+    pitch = -(-k // 16) * 16
+    rows_contiguous = k <= 1 or y.stride(1) == 1
+    pitch_aligned = n <= 1 or (y.stride(0) % 16 == 0 and y.stride(0) >= k)
+    if rows_contiguous and pitch_aligned and y.data_ptr() % 16 == 0:
+        return y
+    packed = torch.zeros((n, pitch), dtype=torch.int8, device=y.device)[:, :k]
+    return packed.copy_(y)
 
 
 def row_sums(y: torch.Tensor) -> torch.Tensor:

@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     device = _pick_device(args, parser)
     shapes, notes = resolve_shapes(args, device.type)
     try:
-        opt_ins = {flag for flag in ("compile", "epilogue") if getattr(args, flag)}
+        opt_ins = {flag for flag in ("compile", "epilogue", "prepack") if getattr(args, flag)}
         contenders = select(device.type, args.contenders, opt_ins, args.kernels)
     except ValueError as exc:
         parser.error(str(exc))

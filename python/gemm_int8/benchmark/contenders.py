@@ -117,6 +117,13 @@ def _gemm_int8(p: Problem):
     return lambda: gemm_int8.matmul(x, y, alpha)
 
 
+def _gemm_int8_prepacked(p: Problem):
+    import gemm_int8
+
+    x, y, alpha = p.x, gemm_int8.prepack(p.y), p.alpha
+    return lambda: gemm_int8.matmul(x, y, alpha)
+
+
 def _scaled_mm(dtype: torch.dtype):
     def make(p: Problem):
         import gemm_int8
@@ -197,6 +204,18 @@ CONTENDERS: list[Contender] = [
         _gemm_int8,
         math="int8",
         devices=("cuda", "cpu"),
+    ),
+    Contender(
+        "gemm_int8_prepacked",
+        "gemm_int8 prepacked",
+        "gemm_int8.matmul(x, gemm_int8.prepack(y), alpha): y laid out once in rows 16 bytes "
+        "apart, as a weight reused across calls is (the same as gemm_int8 when K % 16 == 0)",
+        _BF16_EXACT,
+        _gemm_int8_prepacked,
+        math="int8",
+        devices=("cuda", "cpu"),
+        opt_in="prepack",
+        plain="gemm_int8",
     ),
     Contender(
         "int_mm_scaled",

@@ -169,6 +169,13 @@ def build_parser() -> argparse.ArgumentParser:
         "+ cast (slow: autotunes every shape)",
     )
     r.add_argument(
+        "--prepack",
+        action="store_true",
+        help="add gemm_int8 with y prepacked once (gemm_int8.prepack: rows 16 bytes apart, "
+        "read in place by the Hopper rows whatever K is); the report adds its time over plain "
+        "gemm_int8",
+    )
+    r.add_argument(
         "--epilogue",
         action="store_true",
         help="add the fused-epilogue contenders: gemm_int8.scaled_mm (per-token x per-channel "

@@ -12,7 +12,7 @@ from torch import nn
 
 from gemm_int8.nn.functional import _capturing, _current_stream, check_rotatable
 from gemm_int8.ops import hadamard as rotate
-from gemm_int8.ops import quantize
+from gemm_int8.ops import prepack, quantize
 
 # The op overloads, looked up once (a decode step calls them per layer).
 _SCALED_MM = torch.ops.gemm_int8.scaled_mm.default
@@ -123,7 +123,7 @@ class Int8Linear(nn.Module):
         self.out_features = out_features
         self.float_dtype = dtype or torch.get_default_dtype()
         shape = (out_features, in_features)
-        self.register_buffer("weight", torch.empty(shape, dtype=torch.int8, device=device))
+        self.register_buffer("weight", prepack(torch.empty(shape, dtype=torch.int8, device=device)))
         self.register_buffer(
             "weight_scale", torch.empty(out_features, dtype=torch.float32, device=device)
         )
@@ -177,7 +177,7 @@ class Int8Linear(nn.Module):
             q, scale = quantize(weight.detach(), "row", hadamard=hadamard)
             if hadamard:
                 layer.hadamard_rotation = torch.ones((), dtype=torch.bool, device=q.device)
-            layer.weight = q
+            layer.weight = prepack(q)
             layer.weight_scale = scale.reshape(-1)
             if linear.bias is not None:
                 layer.bias = linear.bias.detach().to(torch.float32, copy=True)
@@ -229,7 +229,18 @@ class Int8Linear(nn.Module):
             out = fn(t)
             return out if out.dtype == t.dtype else t.to(device=out.device)
 
-        return super()._apply(keep_dtype, recurse)
+        module = super()._apply(keep_dtype, recurse)
+        # A moved copy of the prepacked weight comes back contiguous.
+        self.weight = prepack(self.weight)
+        return module
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        # Saved without the padding of a prepacked weight (safetensors, for
+        # one, takes contiguous tensors only); loading copies into it.
+        key = prefix + "weight"
+        if key in destination and not destination[key].is_contiguous():
+            destination[key] = destination[key].contiguous()
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         weight = state_dict.get(prefix + "weight")
@@ -240,6 +251,7 @@ class Int8Linear(nn.Module):
                 "float nn.Linear use Int8Linear.from_linear or gemm_int8.nn.convert"
             )
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self.weight = prepack(self.weight)  # load_state_dict(assign=True) puts in the loaded one
 
     def extra_repr(self) -> str:
         return (
