@@ -130,19 +130,30 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   // M <= 16: swapped 64x16 pingpong tiles give twice the CTAs of 128x16
   // (1x4096x14336 27.1 us vs 28.3; 16x4096x4096 12.5 vs 12.7).
   if (m <= 16) return swap_t64x16x256_c1x1_ping;
-  // 17..32 rows while the 64x16 pingpong tiles fit one round: the same row
-  // (H200, 2026-12-01, graph timing, docs/performance.md "Issue 12 — ragged
-  // K in place, the time-vs-M cliffs": 17..32 x 4096 x 4096 7.5-7.6 us vs 8.2
-  // for 128x16, so M = 16 -> 17 is no longer a 1.25x step; 17..32 x 4096 x
-  // 14336 17.4 vs 19.4). N = 14336 keeps 128x16 (17.6 vs 18.3-18.6).
-  if (m <= 32 && rounds(p, swap_t64x16x256_c1x1_ping, device) <= 1)
+  // Up to 128 rows while the 64x16 pingpong tiles fit one round: the same
+  // row (H200, 2026-12-01, graph timing, docs/performance.md "Issue 12 —
+  // ragged K in place, the time-vs-M cliffs" and "Issue 12 — new swapped
+  // widths": 17..32 x 4096 x 4096 7.5-7.6 us vs 8.2 for 128x16; 33..128 x
+  // 1024 x 4096 5.8-5.9 vs 6.9-7.6). N = 14336 keeps 128x16 (17.6 vs 18.3).
+  if (m <= 128 && rounds(p, swap_t64x16x256_c1x1_ping, device) <= 1)
     return swap_t64x16x256_c1x1_ping;
-  // M <= 64: swapped 128x16 (11.6-12.1 us at 17..64 x 4096 x 4096), or
-  // 128x64 where 128x16 tiles need more than two rounds (64 x 14336 x 4096:
-  // 27.5 us vs 29.1).
-  if (m <= 64)
-    return rounds(p, swap_t128x16x256_c1x1_coop, device) > 2 ? swap_t128x64x128_c1x1_coop
-                                                             : swap_t128x16x256_c1x1_coop;
+  if (m <= 64) {
+    // 64x32 pingpong in one round once 16 rows fill its last tile (48, 64 x
+    // 4096 x 4096: 7.7 us vs 8.5 for 128x16; x 4096 x 14336: 17.8-18.0 vs
+    // 19.9; 33 rows pay for the sparse tile: 9.3 vs 8.4).
+    if (rounds(p, swap_t64x32x256_c1x1_ping, device) <= 1 && last_tile_rows(m, 32) >= 16)
+      return swap_t64x32x256_c1x1_ping;
+    // 128x32 where 128x16 needs a second round and 128x32 does not (33..64 x
+    // 6144 x 4096: 9.9-10.7 us vs 13.0-13.2; 17..32 x 14336 x 4096: 17.3-17.5
+    // vs 17.4-18.4).
+    const int64_t rounds_128x16 = rounds(p, swap_t128x16x256_c1x1_coop, device);
+    if (rounds_128x16 > 1 && rounds(p, swap_t128x32x128_c1x1_coop, device) <= 1)
+      return swap_t128x32x128_c1x1_coop;
+    // Swapped 128x16 (8.4-8.5 us at 33..64 x 4096 x 4096), or 128x64 where
+    // 128x16 tiles need more than two rounds (64 x 14336 x 4096: 27.5 us vs
+    // 29.1).
+    return rounds_128x16 > 2 ? swap_t128x64x128_c1x1_coop : swap_t128x16x256_c1x1_coop;
+  }
   if (m <= 128) {
     // Swapped 128x32 tiles that need a second round (N = 14336): 128x64
     // (96..128 x 14336 x 4096: 27.0-27.2 us vs 28.2-28.8 for 128x128).
@@ -152,14 +163,23 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
     // a sparse last tile: 65 rows 16.8 vs 13.1, 101 rows 13.7 vs 12.7).
     return last_tile_rows(m, 64) >= 40 ? swap_t64x64x256_c1x1_ping : swap_t128x32x128_c1x1_coop;
   }
+  // Up to 512 rows on a narrow N (1024) while swapped 128x32 tiles fit one
+  // round: the most CTAs (129..512 x 1024 x 4096: 7.6-8.5 us vs 8.7-10.7 for
+  // 128x64, 128x96 or 64x128 pingpong), "Issue 12 — new swapped widths".
+  if (m <= 512 && rounds(p, swap_t128x32x128_c1x1_coop, device) <= 1)
+    return swap_t128x32x128_c1x1_coop;
   if (m <= 256) {
-    // Tiles of 64 rows that need a second round (N = 14336): 128x256
-    // clusters (129..256 x 14336 x 4096: 29.9-33.4 us vs 31-54).
-    if (rounds(p, swap_t128x64x128_c1x1_coop, device) > 1) return t128x256x128_c2x1_coop;
-    // Swapped 128x64 tiles, tile_k 128 (129..256 x 4096 x 4096: 13.3-15.1
-    // us, where 64x128 pingpong tiles take up to 16.7 when the last 64 rows
-    // are sparse; 129..256 x 4096 x 14336: within 3 % of 64x128 pingpong).
-    return swap_t128x64x128_c1x1_coop;
+    // Swapped 128x64 tiles, tile_k 128 (129..256 x 4096 x 4096: 10.0-10.9
+    // us; 129..256 x 4096 x 14336: within 3 % of 64x128 pingpong).
+    if (rounds(p, swap_t128x64x128_c1x1_coop, device) <= 1) return swap_t128x64x128_c1x1_coop;
+    // Where those need a second round, the first of swapped 128x96 or
+    // 128x128 that fits one (129..192 x 6144 x 4096: 12.3-14.1 us, 256 x
+    // 6144 x 4096: 14.2, all vs 23.5 for 128x256 clusters)...
+    if (rounds(p, swap_t128x96x128_c1x1_coop, device) <= 1) return swap_t128x96x128_c1x1_coop;
+    if (rounds(p, t128x128x128_c1x1_coop, device) <= 1) return t128x128x128_c1x1_coop;
+    // ...else 128x256 clusters (129..256 x 14336 x 4096: 25.3-27.3 us vs
+    // 31-54).
+    return t128x256x128_c2x1_coop;
   }
   // 257..384: swapped 128x96 tiles (tile_k 128: 7 stages), 96 or 128 CTAs
   // (257 x 4096 x 4096 14.8 us vs 17.2 for 64x256; 288 x 14336 x 4096 34.4
@@ -181,12 +201,25 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   // 320..512 with N < 8192 (past the 128x96 rows): 128x128 cooperative
   // (384x4096x14336 41.1 us vs 43.7 for 64x256 pingpong; 512x4096x4096 17.7
   // vs 17.8). Below 320, 64x256 (289 x 4096 x 4096 17.1 us vs 20.1 for 128x96).
-  if (m >= 320 && m <= 512 && n < 8192) return t128x128x128_c1x1_coop;
+  // While the last 128 rows are sparse, 64x256 (385 x 4096 x 4096 14.8 us
+  // vs 16.3; 385 x 4096 x 14336 39.5 vs 57.9; 448 keeps 128x128: 13.8 vs
+  // 14.8), "Issue 12 — new swapped widths".
+  if (m >= 320 && m <= 512 && n < 8192)
+    return last_tile_rows(m, 128) <= 32 ? t64x256x128_c1x1_ping : t128x128x128_c1x1_coop;
   // Past 512 rows, too few 128x256 tiles for half the SMs (the k and v
   // projections of a prefill, 2048 x 1024 x 4096: 64 tiles): 128x128
   // cooperative (H200: 14.0 us vs 23.8 for 128x256 clusters; 64x256
   // pingpong 14.3).
   if (m > 512 && under_half_the_sms(p, 128, 256, device)) return t128x128x128_c1x1_coop;
+  if (m > 512 && m <= 1024 && n < 8192) {
+    // 513..768 rows in one round of swapped 128x192 tiles (513..768 x 4096 x
+    // 4096: 18.8-20.1 us vs 23.9-25.6 for 128x256 clusters; x 4096 x 14336:
+    // 55.3-60.6 vs 70.7-80.5), "Issue 12 — new swapped widths".
+    if (rounds(p, swap_t128x192x128_c1x1_coop, device) <= 1) return swap_t128x192x128_c1x1_coop;
+    // 64x256 pingpong where 128x256 clusters need a second round (513..1024
+    // x 6144 x 4096: 24.8-37.3 us vs 45.2-50.1).
+    if (rounds(p, t128x256x128_c2x1_coop, device) > 1) return t64x256x128_c1x1_ping;
+  }
   // M <= 512, or up to 2048 when N is wide: 64x256 pingpong (1024x14336x4096
   // 81.2 us vs 94.1 for 128x256; 2048x14336x4096 153.3 vs 157.1).
   if (m <= 512 || (m <= 2048 && n >= 8192)) return t64x256x128_c1x1_ping;

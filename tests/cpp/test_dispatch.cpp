@@ -105,12 +105,24 @@ TEST(Dispatch, Sm90RowsByM) {
   };
   EXPECT_EQ(name(2, 14336), "sm90_swap_t64x16x256_c1x1_ping");
   EXPECT_EQ(name(16, 14336), "sm90_swap_t64x16x256_c1x1_ping");
-  // 17..32 rows: 64x16 pingpong while it fits one round, else 128x16.
+  // 17..32 rows: 64x16 pingpong while it fits one round, else 128x32.
   EXPECT_EQ(name(17, 4096), "sm90_swap_t64x16x256_c1x1_ping");
   EXPECT_EQ(name(32, 4096, 14336), "sm90_swap_t64x16x256_c1x1_ping");
-  EXPECT_EQ(name(17, 14336), "sm90_swap_t128x16x256_c1x1_coop");
+  EXPECT_EQ(name(17, 14336), "sm90_swap_t128x32x128_c1x1_coop");  // 128x16: 2 rounds
   EXPECT_EQ(name(33, 4096), "sm90_swap_t128x16x256_c1x1_coop");
-  EXPECT_EQ(name(64, 4096), "sm90_swap_t128x16x256_c1x1_coop");
+  EXPECT_EQ(name(48, 4096), "sm90_swap_t64x32x256_c1x1_ping");
+  EXPECT_EQ(name(64, 4096), "sm90_swap_t64x32x256_c1x1_ping");
+  EXPECT_EQ(name(64, 4096, 14336), "sm90_swap_t64x32x256_c1x1_ping");
+  EXPECT_EQ(name(40, 4096), "sm90_swap_t128x16x256_c1x1_coop");  // 8 rows in the last 32
+  EXPECT_EQ(name(64, 6144), "sm90_swap_t128x32x128_c1x1_coop");
+  EXPECT_EQ(name(128, 1024), "sm90_swap_t64x16x256_c1x1_ping");
+  EXPECT_EQ(name(160, 6144), "sm90_swap_t128x96x128_c1x1_coop");
+  EXPECT_EQ(name(256, 6144), "sm90_t128x128x128_c1x1_coop");
+  EXPECT_EQ(name(640, 4096), "sm90_swap_t128x192x128_c1x1_coop");
+  EXPECT_EQ(name(768, 4096, 14336), "sm90_swap_t128x192x128_c1x1_coop");
+  EXPECT_EQ(name(640, 6144), "sm90_t64x256x128_c1x1_ping");
+  EXPECT_EQ(name(896, 4096), "sm90_t128x256x128_c2x1_coop");
+  EXPECT_EQ(name(640, 1024), "sm90_t64x128x128_c1x1_ping");
   EXPECT_EQ(name(64, 14336), "sm90_swap_t128x64x128_c1x1_coop");  // 128x16 needs 4 rounds
   EXPECT_EQ(name(65, 4096), "sm90_swap_t128x32x128_c1x1_coop");
   EXPECT_EQ(name(103, 4096), "sm90_swap_t128x32x128_c1x1_coop");
@@ -127,7 +139,10 @@ TEST(Dispatch, Sm90RowsByM) {
   EXPECT_EQ(name(289, 4096), "sm90_t64x256x128_c1x1_ping");  // 1 row in the last 96
   EXPECT_EQ(name(320, 4096), "sm90_swap_t128x96x128_c1x1_coop");
   EXPECT_EQ(name(320, 14336), "sm90_t64x256x128_c1x1_ping");
-  EXPECT_EQ(name(385, 4096), "sm90_t128x128x128_c1x1_coop");
+  EXPECT_EQ(name(385, 4096), "sm90_t64x256x128_c1x1_ping");  // 1 row in the last 128
+  EXPECT_EQ(name(448, 4096), "sm90_t128x128x128_c1x1_coop");
+  EXPECT_EQ(name(320, 1024), "sm90_swap_t128x32x128_c1x1_coop");
+  EXPECT_EQ(name(512, 1024), "sm90_swap_t128x32x128_c1x1_coop");
   EXPECT_EQ(name(512, 4096), "sm90_t128x128x128_c1x1_coop");
   EXPECT_EQ(name(512, 14336), "sm90_t64x256x128_c1x1_ping");
   // 1000 x 1000: 16 x 4 = 64 tiles of 64x256 would leave half the SMs idle.
