@@ -132,9 +132,9 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   if (m <= 16) return swap_t64x16x256_c1x1_ping;
   // Up to 128 rows while the 64x16 pingpong tiles fit one round: the same
   // row (H200, 2026-12-01, graph timing, docs/performance.md "Issue 12 —
-  // ragged K in place, the time-vs-M cliffs" and "Issue 12 — new swapped
-  // widths": 17..32 x 4096 x 4096 7.5-7.6 us vs 8.2 for 128x16; 33..128 x
-  // 1024 x 4096 5.8-5.9 vs 6.9-7.6). N = 14336 keeps 128x16 (17.6 vs 18.3).
+  // ragged K in place, the time-vs-M cliffs" and "Issue 12 — medium M": 17..32 x 4096 x
+  // 4096 7.5-7.6 us vs 8.2 for 128x16; 33..128 x 1024 x 4096 5.8-5.9 vs 6.9-7.6). N = 14336 keeps
+  // 128x16 (17.6 vs 18.3).
   if (m <= 128 && rounds(p, swap_t64x16x256_c1x1_ping, device) <= 1)
     return swap_t64x16x256_c1x1_ping;
   if (m <= 64) {
@@ -165,7 +165,7 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   }
   // Up to 512 rows on a narrow N (1024) while swapped 128x32 tiles fit one
   // round: the most CTAs (129..512 x 1024 x 4096: 7.6-8.5 us vs 8.7-10.7 for
-  // 128x64, 128x96 or 64x128 pingpong), "Issue 12 — new swapped widths".
+  // 128x64, 128x96 or 64x128 pingpong), "Issue 12 — medium M".
   if (m <= 512 && rounds(p, swap_t128x32x128_c1x1_coop, device) <= 1)
     return swap_t128x32x128_c1x1_coop;
   if (m <= 256) {
@@ -203,7 +203,7 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   // vs 17.8). Below 320, 64x256 (289 x 4096 x 4096 17.1 us vs 20.1 for 128x96).
   // While the last 128 rows are sparse, 64x256 (385 x 4096 x 4096 14.8 us
   // vs 16.3; 385 x 4096 x 14336 39.5 vs 57.9; 448 keeps 128x128: 13.8 vs
-  // 14.8), "Issue 12 — new swapped widths".
+  // 14.8), "Issue 12 — medium M".
   if (m >= 320 && m <= 512 && n < 8192)
     return last_tile_rows(m, 128) <= 32 ? t64x256x128_c1x1_ping : t128x128x128_c1x1_coop;
   // Past 512 rows, too few 128x256 tiles for half the SMs (the k and v
@@ -214,7 +214,7 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   if (m > 512 && m <= 1024 && n < 8192) {
     // 513..768 rows in one round of swapped 128x192 tiles (513..768 x 4096 x
     // 4096: 18.8-20.1 us vs 23.9-25.6 for 128x256 clusters; x 4096 x 14336:
-    // 55.3-60.6 vs 70.7-80.5), "Issue 12 — new swapped widths".
+    // 55.3-60.6 vs 70.7-80.5), "Issue 12 — medium M".
     if (rounds(p, swap_t128x192x128_c1x1_coop, device) <= 1) return swap_t128x192x128_c1x1_coop;
     // 64x256 pingpong where 128x256 clusters need a second round (513..1024
     // x 6144 x 4096: 24.8-37.3 us vs 45.2-50.1).
