@@ -132,9 +132,9 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   if (m <= 16) return swap_t64x16x256_c1x1_ping;
   // Up to 128 rows while the 64x16 pingpong tiles fit one round: the same
   // row (H200, 2026-12-01, graph timing, docs/performance.md "Issue 12 —
-  // ragged K in place, the time-vs-M cliffs" and "Issue 12 — medium M": 17..32 x 4096 x
-  // 4096 7.5-7.6 us vs 8.2 for 128x16; 33..128 x 1024 x 4096 5.8-5.9 vs 6.9-7.6). N = 14336 keeps
-  // 128x16 (17.6 vs 18.3).
+  // ragged K in place, the time-vs-M cliffs" and "Issue 12 — medium M":
+  // 17..32 x 4096 x 4096 7.5-7.6 us vs 8.2 for 128x16; 33..128 x 1024 x 4096
+  // 5.8-5.9 vs 6.9-7.6). N = 14336 keeps 128x16 (17.6 vs 18.3).
   if (m <= 128 && rounds(p, swap_t64x16x256_c1x1_ping, device) <= 1)
     return swap_t64x16x256_c1x1_ping;
   if (m <= 64) {
