@@ -5,24 +5,28 @@ namespace {
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
+// The row pitch of v if `alignment` (v's, by whichever measure the reader
+// needs) is at least `required`, else -1. A single row's pitch is only
+// passed on: any 16-byte multiple past its end.
 template <typename View>
-int64_t dense_ld_of(const View& v, int align_bytes) {
-  if (row_alignment_bytes(v) < align_bytes) return -1;
-  if (v.rows <= 1) return round_up(v.cols, kDenseAlignK);  // never used
+int64_t ld_if_aligned(const View& v, int alignment, int required) {
+  if (alignment < required) return -1;
+  if (v.rows <= 1) return round_up(v.cols, kDenseAlignK);
   return v.row_stride;
 }
 
 }  // namespace
 
-int64_t dense_ld(const MatrixView& v, int align_bytes) { return dense_ld_of(v, align_bytes); }
+int64_t dense_ld(const MatrixView& v, int align_bytes) {
+  return ld_if_aligned(v, row_alignment_bytes(v), align_bytes);
+}
 int64_t dense_ld(const MutableMatrixView& v, int align_bytes) {
-  return dense_ld_of(v, align_bytes);
+  return ld_if_aligned(v, row_alignment_bytes(v), align_bytes);
 }
 
 int64_t operand_ld(const MatrixView& v, const KernelConfig& config) {
   if (!config.reads_ragged_k) return dense_ld(v, config.align_k);
-  if (pitch_alignment_bytes(v) < kDenseAlignK) return -1;
-  return v.rows <= 1 ? round_up(v.cols, kDenseAlignK) : v.row_stride;
+  return ld_if_aligned(v, pitch_alignment_bytes(v), kDenseAlignK);
 }
 
 int64_t out_ld(const MutableMatrixView& out, const KernelConfig& config) {
