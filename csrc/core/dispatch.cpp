@@ -117,6 +117,13 @@ int64_t rounds(const GemmProblem& p, int row, const DeviceInfo& device) {
   return ceil_div(units, std::max(1, device.sm_count / c.cluster_m));
 }
 
+// Whether a row's persistent grid takes the whole problem in one round: most
+// sm90 boundaries past 16 rows ask this, since a second round of small tiles
+// costs nearly as much as the first.
+bool fits_one_round(const GemmProblem& p, int row, const DeviceInfo& device) {
+  return rounds(p, row, device) <= 1;
+}
+
 // Rows in the last `tile` rows of M: rows whose last tile is mostly empty
 // run 1-5 us slower (docs/performance.md, "Round 4").
 int64_t last_tile_rows(int64_t m, int64_t tile) { return m % tile == 0 ? tile : m % tile; }
@@ -135,19 +142,19 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   // ragged K in place, the time-vs-M cliffs" and "Issue 12 — medium M":
   // 17..32 x 4096 x 4096 7.5-7.6 us vs 8.2 for 128x16; 33..128 x 1024 x 4096
   // 5.8-5.9 vs 6.9-7.6). N = 14336 keeps 128x16 (17.6 vs 18.3).
-  if (m <= 128 && rounds(p, swap_t64x16x256_c1x1_ping, device) <= 1)
+  if (m <= 128 && fits_one_round(p, swap_t64x16x256_c1x1_ping, device))
     return swap_t64x16x256_c1x1_ping;
   if (m <= 64) {
     // 64x32 pingpong in one round once 16 rows fill its last tile (48, 64 x
     // 4096 x 4096: 7.7 us vs 8.5 for 128x16; x 4096 x 14336: 17.8-18.0 vs
     // 19.9; 33 rows pay for the sparse tile: 9.3 vs 8.4).
-    if (rounds(p, swap_t64x32x256_c1x1_ping, device) <= 1 && last_tile_rows(m, 32) >= 16)
+    if (fits_one_round(p, swap_t64x32x256_c1x1_ping, device) && last_tile_rows(m, 32) >= 16)
       return swap_t64x32x256_c1x1_ping;
     // 128x32 where 128x16 needs a second round and 128x32 does not (33..64 x
     // 6144 x 4096: 9.9-10.7 us vs 13.0-13.2; 17..32 x 14336 x 4096: 17.3-17.5
     // vs 17.4-18.4).
     const int64_t rounds_128x16 = rounds(p, swap_t128x16x256_c1x1_coop, device);
-    if (rounds_128x16 > 1 && rounds(p, swap_t128x32x128_c1x1_coop, device) <= 1)
+    if (rounds_128x16 > 1 && fits_one_round(p, swap_t128x32x128_c1x1_coop, device))
       return swap_t128x32x128_c1x1_coop;
     // Swapped 128x16 (8.4-8.5 us at 33..64 x 4096 x 4096), or 128x64 where
     // 128x16 tiles need more than two rounds (64 x 14336 x 4096: 27.5 us vs
@@ -157,7 +164,7 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   if (m <= 128) {
     // Swapped 128x32 tiles that need a second round (N = 14336): 128x64
     // (96..128 x 14336 x 4096: 27.0-27.2 us vs 28.2-28.8 for 128x128).
-    if (rounds(p, swap_t128x32x128_c1x1_coop, device) > 1) return swap_t128x64x128_c1x1_coop;
+    if (!fits_one_round(p, swap_t128x32x128_c1x1_coop, device)) return swap_t128x64x128_c1x1_coop;
     // Swapped 64x64 pingpong once 40 or more rows fill its last tile (104..128
     // x 4096 x 4096: 11.9-12.5 us vs 12.5-12.7 for 128x32; it pays 1-4 us for
     // a sparse last tile: 65 rows 16.8 vs 13.1, 101 rows 13.7 vs 12.7).
@@ -166,17 +173,17 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
   // Up to 512 rows on a narrow N (1024) while swapped 128x32 tiles fit one
   // round: the most CTAs (129..512 x 1024 x 4096: 7.6-8.5 us vs 8.7-10.7 for
   // 128x64, 128x96 or 64x128 pingpong), "Issue 12 — medium M".
-  if (m <= 512 && rounds(p, swap_t128x32x128_c1x1_coop, device) <= 1)
+  if (m <= 512 && fits_one_round(p, swap_t128x32x128_c1x1_coop, device))
     return swap_t128x32x128_c1x1_coop;
   if (m <= 256) {
     // Swapped 128x64 tiles, tile_k 128 (129..256 x 4096 x 4096: 10.0-10.9
     // us; 129..256 x 4096 x 14336: within 3 % of 64x128 pingpong).
-    if (rounds(p, swap_t128x64x128_c1x1_coop, device) <= 1) return swap_t128x64x128_c1x1_coop;
+    if (fits_one_round(p, swap_t128x64x128_c1x1_coop, device)) return swap_t128x64x128_c1x1_coop;
     // Where those need a second round, the first of swapped 128x96 or
     // 128x128 that fits one (129..192 x 6144 x 4096: 12.3-14.1 us, 256 x
     // 6144 x 4096: 14.2, all vs 23.5 for 128x256 clusters)...
-    if (rounds(p, swap_t128x96x128_c1x1_coop, device) <= 1) return swap_t128x96x128_c1x1_coop;
-    if (rounds(p, t128x128x128_c1x1_coop, device) <= 1) return t128x128x128_c1x1_coop;
+    if (fits_one_round(p, swap_t128x96x128_c1x1_coop, device)) return swap_t128x96x128_c1x1_coop;
+    if (fits_one_round(p, t128x128x128_c1x1_coop, device)) return t128x128x128_c1x1_coop;
     // ...else 128x256 clusters (129..256 x 14336 x 4096: 25.3-27.3 us vs
     // 31-54).
     return t128x256x128_c2x1_coop;
@@ -215,10 +222,10 @@ int sm90_row(const GemmProblem& p, const DeviceInfo& device) {
     // 513..768 rows in one round of swapped 128x192 tiles (513..768 x 4096 x
     // 4096: 18.8-20.1 us vs 23.9-25.6 for 128x256 clusters; x 4096 x 14336:
     // 55.3-60.6 vs 70.7-80.5), "Issue 12 — medium M".
-    if (rounds(p, swap_t128x192x128_c1x1_coop, device) <= 1) return swap_t128x192x128_c1x1_coop;
+    if (fits_one_round(p, swap_t128x192x128_c1x1_coop, device)) return swap_t128x192x128_c1x1_coop;
     // 64x256 pingpong where 128x256 clusters need a second round (513..1024
     // x 6144 x 4096: 24.8-37.3 us vs 45.2-50.1).
-    if (rounds(p, t128x256x128_c2x1_coop, device) > 1) return t64x256x128_c1x1_ping;
+    if (!fits_one_round(p, t128x256x128_c2x1_coop, device)) return t64x256x128_c1x1_ping;
   }
   // M <= 512, or up to 2048 when N is wide: 64x256 pingpong (1024x14336x4096
   // 81.2 us vs 94.1 for 128x256; 2048x14336x4096 153.3 vs 157.1).
