@@ -46,11 +46,17 @@ def test_prepack_lays_out_transposed_and_offset_views(device, gen):
         assert packed.stride(1) == 1 and packed.stride(0) % 16 == 0
 
 
-def test_prepack_bad_inputs():
+def test_prepack_compiles(device, gen):
+    view = _poisoned_view(9, 30, device, gen)
+    packed = torch.compile(gemm_int8.prepack, fullgraph=True)(view.contiguous())
+    assert torch.equal(packed, view) and packed.stride(0) % 16 == 0
+
+
+def test_prepack_bad_inputs(device):
     with pytest.raises(TypeError, match="y: expected int8, got float32"):
-        gemm_int8.prepack(torch.zeros(4, 4))
+        gemm_int8.prepack(torch.zeros(4, 4, device=device))
     with pytest.raises(ValueError, match=r"y: expected shape \(N, K\), got \(4,\)"):
-        gemm_int8.prepack(torch.zeros(4, dtype=torch.int8))
+        gemm_int8.prepack(torch.zeros(4, dtype=torch.int8, device=device))
     with pytest.raises(TypeError, match="y: expected a tensor, got list"):
         gemm_int8.prepack([[1]])
 
