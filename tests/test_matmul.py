@@ -3,6 +3,7 @@
 import gemm_int8
 import pytest
 import torch
+from conftest import requires_cuda
 from reference import assert_bitwise_equal, random_int8, reference_matmul
 
 # (M, N, K): tiny, odd, unaligned, M = 1, tile edges, and a few larger ones.
@@ -146,3 +147,52 @@ def test_inputs_are_not_modified(target, gen):
     xd, yd = x.to(target), y.to(target)
     gemm_int8.matmul(xd, yd)
     assert torch.equal(xd.cpu(), x) and torch.equal(yd.cpu(), y)
+
+
+def test_many_shapes_in_turn(target, gen):
+    # More shapes than a thread keeps plans for (16), twice over, with
+    # strides and alignments that change the plan between neighbours.
+    cases = []
+    for i in range(20):
+        m, n, k = 1 + 7 * i, 16 + 8 * (i % 5), 32 + 16 * (i % 3) + (i % 2)
+        cases.append((random_int8(m, k, generator=gen), random_int8(n, k, generator=gen)))
+    for _ in range(2):
+        for x, y in cases:
+            out = gemm_int8.matmul(x.to(target), y.to(target), 0.5)
+            assert_bitwise_equal(out.cpu(), reference_matmul(x, y, 0.5), f"{x.shape} {y.shape}")
+
+
+def test_threads_plan_and_run_independently(target, gen):
+    import concurrent.futures
+
+    cases = [
+        (random_int8(m, k, generator=gen), random_int8(n, k, generator=gen))
+        for m, n, k in [(1, 64, 256), (64, 256, 512), (300, 128, 96), (17, 33, 65)]
+    ]
+
+    def run(i):
+        x, y = cases[i % len(cases)]
+        for _ in range(20):
+            out = gemm_int8.matmul(x.to(target), y.to(target), 2.0)
+        if target == "cuda":
+            torch.cuda.synchronize()
+        return i, out.cpu()
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        for i, out in pool.map(run, range(8)):
+            x, y = cases[i % len(cases)]
+            assert_bitwise_equal(out, reference_matmul(x, y, 2.0), f"thread case {i}")
+
+
+@requires_cuda
+def test_kernel_override_is_read_on_every_call(monkeypatch, gen):
+    # Plans are cached per thread; the override is part of what they depend on.
+    x, y = random_int8(8, 64, generator=gen).cuda(), random_int8(32, 64, generator=gen).cuda()
+    gemm_int8.matmul(x, y)
+    monkeypatch.setenv("GEMM_INT8_FORCE_KERNEL", "no_such_kernel")
+    with pytest.raises(ValueError, match="no_such_kernel"):
+        gemm_int8.matmul(x, y)
+    monkeypatch.setenv("GEMM_INT8_FORCE_KERNEL", "simt")
+    assert_bitwise_equal(gemm_int8.matmul(x, y).cpu(), reference_matmul(x.cpu(), y.cpu()), "simt")
+    monkeypatch.delenv("GEMM_INT8_FORCE_KERNEL")
+    assert_bitwise_equal(gemm_int8.matmul(x, y).cpu(), reference_matmul(x.cpu(), y.cpu()), "auto")

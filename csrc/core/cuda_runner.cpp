@@ -117,19 +117,24 @@ Status device_info(int ordinal, DeviceInfo* info) {
   return {};
 }
 
-Status plan_cuda(const GemmProblem& p, Plan* plan) {
+namespace {
+
+// The checks every CUDA entry point makes before touching the device.
+Status check_cuda_problem(const GemmProblem& p) {
   GEMM_INT8_RETURN_IF_ERROR(validate(p));
   if (p.x.device.kind != Device::Kind::kCuda)
     return Status::value_error("x: the CUDA path needs CUDA memory, x is on cpu");
   if (p.m() > INT32_MAX || p.n() > INT32_MAX)
     return Status::value_error("x, y: M and N must be below 2^31 on the CUDA path");
-  ScopedDevice on_device(p.x.device.index);
-  GEMM_INT8_RETURN_IF_ERROR(on_device.status());
+  return {};
+}
+
+// plan_cuda's work on a validated problem whose device is current.
+Status make_plan(const GemmProblem& p, const char* forced_text, Plan* plan) {
   Plan result;
   GEMM_INT8_RETURN_IF_ERROR(device_info(p.x.device.index, &result.device));
   KernelOverride forced;
-  const char* env = std::getenv("GEMM_INT8_FORCE_KERNEL");
-  GEMM_INT8_RETURN_IF_ERROR(parse_kernel_override(env ? env : "", &forced));
+  GEMM_INT8_RETURN_IF_ERROR(parse_kernel_override(forced_text, &forced));
 
   result.key = plan_key(p);
   GEMM_INT8_RETURN_IF_ERROR(choose_config(p, result.device, forced, &result.config));
@@ -154,11 +159,74 @@ Status plan_cuda(const GemmProblem& p, Plan* plan) {
   return {};
 }
 
+// A plan is a function of the PlanKey, the device's facts (fixed per
+// ordinal) and GEMM_INT8_FORCE_KERNEL, so each thread keeps its recent
+// plans: a hit skips dispatch, staging and the workspace query, 0.5-0.9 us
+// of the 4.4 us an empty call spent in the op on the H200's host
+// (docs/performance.md, "Issue 12 — host overhead, second round").
+struct PlanCache {
+  static constexpr int kSize = 16;
+  struct Entry {
+    bool used = false;
+    std::string forced;
+    Plan plan;
+  };
+  Entry entries[kSize];
+  int next = 0;
+
+  Status get(const GemmProblem& p, Plan* plan) {
+    const char* env = std::getenv("GEMM_INT8_FORCE_KERNEL");  // per call: tests flip it
+    const char* forced = env ? env : "";
+    const PlanKey key = plan_key(p);
+    for (const Entry& e : entries)
+      if (e.used && e.plan.key == key && e.forced == forced) {
+        *plan = e.plan;
+        return {};
+      }
+    GEMM_INT8_RETURN_IF_ERROR(make_plan(p, forced, plan));
+    Entry& slot = entries[next];
+    next = (next + 1) % kSize;
+    slot.used = true, slot.forced = forced, slot.plan = *plan;
+    return {};
+  }
+};
+
+Status cached_plan(const GemmProblem& p, Plan* plan) {
+  thread_local PlanCache cache;
+  return cache.get(p, plan);
+}
+
+Status launch_plan(const GemmProblem& p, const Plan& plan, void* workspace, cudaStream_t stream);
+
+}  // namespace
+
+Status plan_cuda(const GemmProblem& p, Plan* plan) {
+  GEMM_INT8_RETURN_IF_ERROR(check_cuda_problem(p));
+  ScopedDevice on_device(p.x.device.index);
+  GEMM_INT8_RETURN_IF_ERROR(on_device.status());
+  return cached_plan(p, plan);
+}
+
+Status gemm_cuda(const GemmProblem& p, cudaStream_t stream, WorkspaceAllocator allocate,
+                 void* context) {
+  GEMM_INT8_RETURN_IF_ERROR(check_cuda_problem(p));
+  ScopedDevice on_device(p.x.device.index);
+  GEMM_INT8_RETURN_IF_ERROR(on_device.status());
+  Plan plan;
+  GEMM_INT8_RETURN_IF_ERROR(cached_plan(p, &plan));
+  void* workspace = nullptr;
+  if (plan.workspace_bytes > 0) {
+    workspace = allocate ? allocate(plan.workspace_bytes, context) : nullptr;
+    if (!workspace)
+      return Status::out_of_memory("workspace: could not allocate " +
+                                   std::to_string(plan.workspace_bytes) + " bytes");
+  }
+  return launch_plan(p, plan, workspace, stream);
+}
+
 Status run_cuda(const GemmProblem& p, const Plan& plan, void* workspace, size_t workspace_bytes,
                 cudaStream_t stream) {
-  GEMM_INT8_RETURN_IF_ERROR(validate(p));
-  if (p.x.device.kind != Device::Kind::kCuda)
-    return Status::value_error("x: the CUDA path needs CUDA memory, x is on cpu");
+  GEMM_INT8_RETURN_IF_ERROR(check_cuda_problem(p));
   if (plan.key != plan_key(p))
     return Status::value_error("run_cuda: the plan was made for another problem (" +
                                plan_key_mismatch(plan.key, plan_key(p)) + "); plan it again");
@@ -167,6 +235,13 @@ Status run_cuda(const GemmProblem& p, const Plan& plan, void* workspace, size_t 
                                " bytes needed, " + std::to_string(workspace_bytes) + " given");
   ScopedDevice on_device(p.x.device.index);
   GEMM_INT8_RETURN_IF_ERROR(on_device.status());
+  return launch_plan(p, plan, workspace, stream);
+}
+
+namespace {
+
+// run_cuda after its checks, on the problem's device.
+Status launch_plan(const GemmProblem& p, const Plan& plan, void* workspace, cudaStream_t stream) {
   if (p.m() == 0 || p.n() == 0) return {};
 
   // Workspace layout: [kernel workspace][staged x][staged y][staged out][bias].
@@ -220,5 +295,7 @@ Status run_cuda(const GemmProblem& p, const Plan& plan, void* workspace, size_t 
   if (s.out) return kernels::unstage_out(g.out, s.ld_out, p.out, stream);
   return {};
 }
+
+}  // namespace
 
 }  // namespace gemm_int8

@@ -129,10 +129,12 @@ void gemm_into(const at::Tensor& x, const at::Tensor& y, const EpilogueArgs& epi
       out.sizes() == at::IntArrayRef(expected),
       "out: expected shape " + shape_str(expected) + ", got " + shape_str(out.sizes()));
   const at::Tensor x2d = as_2d(x);
-  // A batched out we cannot view as 2-D is computed into a temporary.
+  // A batched out we cannot view as 2-D is computed into a temporary. A 2-D
+  // one is used as it is (a view costs 0.7 us on the H200's host).
   const bool direct = out.dim() == 2 || out.is_contiguous();
-  at::Tensor out2d = direct ? out.view({x2d.size(0), y.size(0)})
-                            : at::empty({x2d.size(0), y.size(0)}, out.options());
+  at::Tensor out2d = out.dim() == 2 ? out
+                     : direct       ? out.view({x2d.size(0), y.size(0)})
+                                    : at::empty({x2d.size(0), y.size(0)}, out.options());
   GemmProblem problem;
   problem.x = to_view<MatrixView>(x2d, "x");
   problem.y = to_view<MatrixView>(y, "y");
@@ -143,11 +145,12 @@ void gemm_into(const at::Tensor& x, const at::Tensor& y, const EpilogueArgs& epi
 }
 
 at::Tensor gemm_new(const at::Tensor& x, const at::Tensor& y, const EpilogueArgs& epilogue,
-                    std::optional<at::ScalarType> out_dtype, const Compute& compute) {
+                    std::optional<at::ScalarType> out_dtype, const Compute& compute,
+                    Allocate allocate) {
   check_ranks(x, y);
   const at::ScalarType dtype = out_dtype.value_or(at::kBFloat16);
   to_dtype(dtype, "out_dtype");  // an unsupported dtype is named before allocating
-  at::Tensor out = at::empty(out_shape(x, y), x.options().dtype(dtype));
+  at::Tensor out = allocate(out_shape(x, y), x.options().dtype(dtype));
   gemm_into(x, y, epilogue, out, compute);
   return out;
 }

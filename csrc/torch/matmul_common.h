@@ -35,11 +35,20 @@ inline const at::Tensor* optional_arg(const std::optional<at::Tensor>& t) {
 // Runs `compute` on the 2-D problem behind out = epilogue(x @ y.T), where x
 // is (..., K), y is (N, K) and out is (..., N).
 using Compute = std::function<Status(const GemmProblem&)>;
+
+// Allocates an op's output. at::empty goes through the dispatcher again; a
+// device's impl may pass its allocator directly (on CUDA 0.3-0.6 us of an
+// eager call on the H200's host).
+using Allocate = at::Tensor (*)(at::IntArrayRef shape, const at::TensorOptions& options);
+inline at::Tensor dispatched_empty(at::IntArrayRef shape, const at::TensorOptions& options) {
+  return at::empty(shape, options);
+}
 void gemm_into(const at::Tensor& x, const at::Tensor& y, const EpilogueArgs& epilogue,
                at::Tensor& out, const Compute& compute);
 // The same into a new tensor of out_dtype (bfloat16 if absent).
 at::Tensor gemm_new(const at::Tensor& x, const at::Tensor& y, const EpilogueArgs& epilogue,
-                    std::optional<at::ScalarType> out_dtype, const Compute& compute);
+                    std::optional<at::ScalarType> out_dtype, const Compute& compute,
+                    Allocate allocate = &dispatched_empty);
 
 // A 2-D tensor as a core view; `name` labels dtype and device errors.
 MatrixView matrix_view(const at::Tensor& t, const char* name);

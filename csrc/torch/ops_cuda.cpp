@@ -1,4 +1,5 @@
 #include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/EmptyTensor.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/library.h>
 
@@ -13,23 +14,29 @@
 namespace gemm_int8::torch_ops {
 namespace {
 
-// plan_cuda validates before touching CUDA state (a CPU tensor in the mix is
-// a clean ValueError); then workspace comes from the caching allocator and
-// the launch goes to the current stream of the tensors' device. Epilogue
-// vectors travel as raw device pointers: nothing is read on the host.
+// The core validates before touching CUDA state (a CPU tensor in the mix is a
+// clean ValueError) and sets the device; workspace, when a plan needs any,
+// comes from the caching allocator, and the launch goes to the current stream
+// of the tensors' device. Epilogue vectors travel as raw device pointers:
+// nothing is read on the host.
 Status compute_cuda(const GemmProblem& problem) {
-  Plan plan;
-  GEMM_INT8_RETURN_IF_ERROR(plan_cuda(problem, &plan));
-  const auto index = static_cast<c10::DeviceIndex>(problem.x.device.index);
-  c10::cuda::CUDAGuard guard(index);
-  at::Tensor workspace;
-  if (plan.workspace_bytes > 0)
-    workspace = at::empty({static_cast<int64_t>(plan.workspace_bytes)},
-                          at::TensorOptions().dtype(at::kByte).device(at::kCUDA, index));
-  return run_cuda(problem, plan, plan.workspace_bytes ? workspace.data_ptr() : nullptr,
-                  plan.workspace_bytes, at::cuda::getCurrentCUDAStream(index).stream());
+  struct Workspace {
+    c10::DeviceIndex index;
+    at::Tensor bytes;
+  } workspace{static_cast<c10::DeviceIndex>(problem.x.device.index), {}};
+  const auto allocate = [](size_t bytes, void* context) -> void* {
+    auto* w = static_cast<Workspace*>(context);
+    w->bytes = at::empty({static_cast<int64_t>(bytes)},
+                         at::TensorOptions().dtype(at::kByte).device(at::kCUDA, w->index));
+    return w->bytes.data_ptr();
+  };
+  return gemm_cuda(problem, at::cuda::getCurrentCUDAStream(workspace.index).stream(), allocate,
+                   &workspace);
 }
-using Ops = GemmOps<compute_cuda>;
+at::Tensor empty_cuda(at::IntArrayRef shape, const at::TensorOptions& options) {
+  return at::detail::empty_cuda(shape, options);
+}
+using Ops = GemmOps<compute_cuda, empty_cuda>;
 
 at::Tensor row_sums_op(const at::Tensor& y) {
   const MatrixView view = row_sums_input(y);
@@ -102,7 +109,8 @@ TORCH_LIBRARY_IMPL(gemm_int8, CUDA, m) {
   m.impl("quantize", &quantize_op);
   m.impl("quantize_with_transpose", &quantize_with_transpose_op);
   m.impl("hadamard", &hadamard_op);
-  m.impl("quantized_linear", &quantized_linear<compute_cuda, quantize_op, fused_linear_op>);
+  m.impl("quantized_linear",
+         &quantized_linear<compute_cuda, quantize_op, fused_linear_op, empty_cuda>);
 }
 
 TORCH_LIBRARY_IMPL(gemm_int8_CUDA, CUDA, m) { m.impl("int8_matmul", &Ops::int8_matmul); }

@@ -12,11 +12,11 @@ namespace gemm_int8::torch_ops {
 
 using OptTensor = std::optional<at::Tensor>;
 
-template <Status (*compute)(const GemmProblem&)>
+template <Status (*compute)(const GemmProblem&), Allocate allocate = &dispatched_empty>
 struct GemmOps {
   static at::Tensor matmul(const at::Tensor& x, const at::Tensor& y, double alpha,
                            std::optional<at::ScalarType> out_dtype) {
-    return gemm_new(x, y, {alpha}, out_dtype, compute);
+    return gemm_new(x, y, {alpha}, out_dtype, compute, allocate);
   }
 
   static void matmul_out(const at::Tensor& x, const at::Tensor& y, double alpha, at::Tensor& out) {
@@ -27,7 +27,8 @@ struct GemmOps {
                               const OptTensor& y_scale, const OptTensor& bias,
                               const OptTensor& x_zero_point, const OptTensor& y_sums,
                               std::optional<at::ScalarType> out_dtype) {
-    return gemm_new(x, y, args(x_scale, y_scale, bias, x_zero_point, y_sums), out_dtype, compute);
+    return gemm_new(x, y, args(x_scale, y_scale, bias, x_zero_point, y_sums), out_dtype, compute,
+                    allocate);
   }
 
   static void scaled_mm_out(const at::Tensor& x, const at::Tensor& y, const OptTensor& x_scale,
@@ -39,7 +40,7 @@ struct GemmOps {
 
   // gemm_int8_CUDA::int8_matmul: the original library's bfloat16 matmul.
   static at::Tensor int8_matmul(const at::Tensor& a, const at::Tensor& b, double alpha) {
-    return gemm_new(a, b, {alpha}, std::nullopt, compute);
+    return gemm_new(a, b, {alpha}, std::nullopt, compute, allocate);
   }
 
  private:
@@ -67,7 +68,7 @@ using FusedLinear = bool (*)(const at::Tensor& x, const at::Tensor& weight,
 // would call them y and y_scale.
 template <Status (*compute)(const GemmProblem&),
           QuantizeResult (*quantize)(const at::Tensor&, c10::string_view, bool, bool),
-          FusedLinear fused = nullptr>
+          FusedLinear fused = nullptr, Allocate allocate = &dispatched_empty>
 at::Tensor quantized_linear(const at::Tensor& x, const at::Tensor& weight,
                             const at::Tensor& weight_scale, const OptTensor& bias) {
   TORCH_CHECK_VALUE(x.dim() >= 1, "x: expected a tensor of shape (..., K), got a 0-d tensor");
@@ -97,7 +98,7 @@ at::Tensor quantized_linear(const at::Tensor& x, const at::Tensor& weight,
   const auto [q, scales, zero_points] = quantize(x, "row", false, false);
   const at::Tensor x_scale = scales.view({-1});
   const EpilogueArgs epilogue{1.0, &x_scale, &weight_scale, optional_arg(bias)};
-  return gemm_new(q, weight, epilogue, x.scalar_type(), compute);
+  return gemm_new(q, weight, epilogue, x.scalar_type(), compute, allocate);
 }
 
 }  // namespace gemm_int8::torch_ops

@@ -24,7 +24,8 @@ struct Plan {
 };
 
 // Validates the problem, reads the device, applies GEMM_INT8_FORCE_KERNEL and
-// chooses a kernel. Cheap: device facts are cached per ordinal.
+// chooses a kernel. Cheap: device facts are cached per ordinal and each
+// thread keeps its 16 most recent plans.
 Status plan_cuda(const GemmProblem& problem, Plan* plan);
 
 // Runs a plan made for a problem with the same PlanKey (shape, strides,
@@ -32,5 +33,15 @@ Status plan_cuda(const GemmProblem& problem, Plan* plan);
 // `stream` (which must belong to the problem's device); never synchronizes.
 Status run_cuda(const GemmProblem& problem, const Plan& plan, void* workspace,
                 size_t workspace_bytes, cudaStream_t stream);
+
+// Returns `bytes` of device memory on the problem's device for one call (the
+// torch layer hands out caching-allocator memory), or null when it cannot.
+using WorkspaceAllocator = void* (*)(size_t bytes, void* context);
+
+// plan_cuda + run_cuda for a caller that runs each problem as it comes:
+// validates once, and calls `allocate(bytes, context)` only when the plan
+// needs workspace (most do not). Launches on `stream`; never synchronizes.
+Status gemm_cuda(const GemmProblem& problem, cudaStream_t stream, WorkspaceAllocator allocate,
+                 void* context);
 
 }  // namespace gemm_int8

@@ -87,17 +87,26 @@ def graph_calls(rotation: int, estimate_us: float | None, target_us=2000.0, lo=1
     return max(rotation, rotation * math.ceil(want / rotation))
 
 
-def host_loop_us(fn: Callable, device: torch.device, calls: int = 200, warmup: int = 3) -> float:
-    """Wall µs per call of ``calls`` back-to-back calls of ``fn``, then one synchronize."""
+def host_loop_us(
+    fn: Callable, device: torch.device, calls: int = 200, warmup: int = 3, batches: int = 5
+) -> float:
+    """Host µs per call: ``calls`` back-to-back eager calls timed on the host up to the last
+    call's return, before the synchronize that ends the loop, so a GPU slower than the host
+    does not hide the launch path's cost (a few hundred calls never fill the launch queue).
+    The median over ``batches`` loops: one loop on a busy host can catch a stall of tens of
+    µs that is no property of the call."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda _d: None)
     for _ in range(warmup):
         fn()
+    per_batch = []
+    for _ in range(batches):
+        sync(device)
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        per_batch.append((time.perf_counter() - t0) / calls * 1e6)
     sync(device)
-    t0 = time.perf_counter()
-    for _ in range(calls):
-        fn()
-    sync(device)
-    return (time.perf_counter() - t0) / calls * 1e6
+    return statistics.median(per_batch)
 
 
 def _capture(ring: list[Callable], calls: int, device):

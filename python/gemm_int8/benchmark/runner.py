@@ -179,7 +179,7 @@ def _second_timings(shape, contenders, fns, entries, problem, settings, device, 
     if device.type != "cuda":
         return
     for c in timed:  # no flush, no sync inside: what a caller pays per call, back to back
-        calls = max(10, min(settings.host_calls, int(5e4 / max(entries[c.name]["median_us"], 1))))
+        calls = max(10, min(settings.host_calls, int(2e4 / max(entries[c.name]["median_us"], 1))))
         entries[c.name]["host_us_per_call"] = host_loop_us(fns[c.name], device, calls)
         entries[c.name]["host_calls"] = calls
     if mode != "graph" or not timed:
