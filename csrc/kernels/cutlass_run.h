@@ -9,7 +9,6 @@
 #include <cstdint>
 #include <string>
 
-#include "kernels/common/shared_memory_limit.h"
 #include "kernels/launchers.h"
 
 namespace gemm_int8::kernels {
@@ -39,37 +38,6 @@ Status run_cutlass(const char* name, const typename Operator::Arguments& args, v
   cutlass::Status st = op.can_implement(check ? *check : args);
   if (st == cutlass::Status::kSuccess) st = op.initialize(args, workspace, stream);
   if (st == cutlass::Status::kSuccess) st = op.run(stream);
-  if (st != cutlass::Status::kSuccess) return cutlass_error(name, st);
-  return launch_status(name);
-}
-
-// Raises a CUTLASS 3.x kernel's dynamic shared-memory limit once per device
-// (GemmUniversalAdapter::initialize would set it on every call).
-template <typename Kernel>
-cudaError_t allow_shared_memory_once(int device) {
-  constexpr int kBytes = static_cast<int>(Kernel::SharedStorageSize);
-  if constexpr (kBytes < (48 << 10)) {
-    return cudaSuccess;
-  } else {
-    return raise_shared_memory_limit_once<cutlass::device_kernel<Kernel>>(device, kBytes);
-  }
-}
-
-// A CUTLASS 3.x GemmUniversalAdapter, run as its initialize + run would but
-// with the shared-memory attribute set once per device (above).
-template <typename Adapter>
-Status run_cutlass3(const char* name, const typename Adapter::Arguments& args, void* workspace,
-                    cudaStream_t stream, int device, const typename Adapter::Arguments& check) {
-  using Kernel = typename Adapter::GemmKernel;
-  cutlass::Status st = Adapter::can_implement(check);
-  if (st == cutlass::Status::kSuccess)
-    st = Kernel::initialize_workspace(args, workspace, stream, nullptr);
-  if (st == cutlass::Status::kSuccess && allow_shared_memory_once<Kernel>(device) != cudaSuccess)
-    st = cutlass::Status::kErrorInternal;
-  if (st == cutlass::Status::kSuccess) {
-    typename Kernel::Params params = Kernel::to_underlying_arguments(args, workspace);
-    st = Adapter::run(params, stream);
-  }
   if (st != cutlass::Status::kSuccess) return cutlass_error(name, st);
   return launch_status(name);
 }

@@ -165,15 +165,16 @@ MutableMatrixView mutable_matrix_view(const at::Tensor& t, const char* name) {
 
 LinearProblem linear_problem(const at::Tensor& x, const at::Tensor& weight,
                              const at::Tensor& weight_scale, const at::Tensor* bias,
-                             at::Tensor* out) {
+                             at::Tensor* out, Allocate allocate) {
   const at::Tensor x2d = as_2d(x);
-  *out = at::empty(out_shape(x, weight), x.options());
+  *out = allocate(out_shape(x, weight), x.options());
   LinearProblem p;
   p.x = to_view<MatrixView>(x2d, "x");
   p.weight = to_view<MatrixView>(weight, "weight");
   p.weight_scale = to_vector(&weight_scale, "weight_scale", "N", true);
   p.bias = to_vector(bias, "bias", "N", false);
-  p.out = to_view<MutableMatrixView>(out->view({x2d.size(0), weight.size(0)}), "out");
+  p.out = to_view<MutableMatrixView>(
+      out->dim() == 2 ? *out : out->view({x2d.size(0), weight.size(0)}), "out");
   return p;
 }
 

@@ -59,7 +59,7 @@ MutableMatrixView mutable_matrix_view(const at::Tensor& t, const char* name);
 // tensor of x's dtype and shape (..., N), viewed as (M, N).
 LinearProblem linear_problem(const at::Tensor& x, const at::Tensor& weight,
                              const at::Tensor& weight_scale, const at::Tensor* bias,
-                             at::Tensor* out);
+                             at::Tensor* out, Allocate allocate = &dispatched_empty);
 
 // y (N, K) as a core view for row_sums, and the int32 (N,) result tensor.
 MatrixView row_sums_input(const at::Tensor& y);

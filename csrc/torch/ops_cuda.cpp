@@ -14,6 +14,13 @@
 namespace gemm_int8::torch_ops {
 namespace {
 
+// x decides where the output lives; a CPU x in a mixed call gets a CPU output
+// so that the core names the mix (rather than the allocator asserting).
+at::Tensor empty_cuda(at::IntArrayRef shape, const at::TensorOptions& options) {
+  return options.device().is_cuda() ? at::detail::empty_cuda(shape, options)
+                                    : at::empty(shape, options);
+}
+
 // The core validates before touching CUDA state (a CPU tensor in the mix is a
 // clean ValueError) and sets the device; workspace, when a plan needs any,
 // comes from the caching allocator, and the launch goes to the current stream
@@ -32,9 +39,6 @@ Status compute_cuda(const GemmProblem& problem) {
   };
   return gemm_cuda(problem, at::cuda::getCurrentCUDAStream(workspace.index).stream(), allocate,
                    &workspace);
-}
-at::Tensor empty_cuda(at::IntArrayRef shape, const at::TensorOptions& options) {
-  return at::detail::empty_cuda(shape, options);
 }
 using Ops = GemmOps<compute_cuda, empty_cuda>;
 
@@ -61,7 +65,7 @@ QuantizeResult quantize_op(const at::Tensor& x, c10::string_view granularity, bo
                            bool hadamard) {
   c10::cuda::CUDAGuard guard(x.device());
   QuantizeCall call(x, std::string_view(granularity.data(), granularity.size()), asymmetric, false,
-                    hadamard);
+                    hadamard, empty_cuda);
   run_quantize(call, x);
   return call.result();
 }
@@ -69,14 +73,15 @@ QuantizeResult quantize_op(const at::Tensor& x, c10::string_view granularity, bo
 QuantizeTransposeResult quantize_with_transpose_op(const at::Tensor& x,
                                                    c10::string_view granularity) {
   c10::cuda::CUDAGuard guard(x.device());
-  QuantizeCall call(x, std::string_view(granularity.data(), granularity.size()), false, true);
+  QuantizeCall call(x, std::string_view(granularity.data(), granularity.size()), false, true, false,
+                    empty_cuda);
   run_quantize(call, x);
   return call.transpose_result();
 }
 
 at::Tensor hadamard_op(const at::Tensor& x) {
   c10::cuda::CUDAGuard guard(x.device());
-  HadamardCall call(x);
+  HadamardCall call(x, empty_cuda);
   throw_if_error(
       hadamard_cuda(call.problem, at::cuda::getCurrentCUDAStream(x.get_device()).stream()));
   return call.out;
@@ -91,7 +96,8 @@ bool fused_linear_op(const at::Tensor& x, const at::Tensor& weight, const at::Te
   if (!fused_linear_enabled()) return false;
   if (bias && bias->scalar_type() != at::kFloat) return false;
   c10::cuda::CUDAGuard guard(x.device());
-  const LinearProblem problem = linear_problem(x, weight, weight_scale, optional_arg(bias), out);
+  const LinearProblem problem =
+      linear_problem(x, weight, weight_scale, optional_arg(bias), out, empty_cuda);
   bool ran = false;
   throw_if_error(
       fused_linear_cuda(problem, at::cuda::getCurrentCUDAStream(x.get_device()).stream(), &ran));

@@ -42,16 +42,16 @@ at::Tensor rows_of(const at::Tensor& x) {
 }  // namespace
 
 QuantizeCall::QuantizeCall(const at::Tensor& x, std::string_view granularity, bool asymmetric,
-                           bool transpose, bool hadamard) {
+                           bool transpose, bool hadamard, Allocate allocate) {
   const Granularity g = parse_granularity(granularity);
   x2d = rows_of(x);
   const int64_t rows = x2d.size(0);
   problem.x = matrix_view(x2d, "x");  // names an unsupported dtype or device before allocating
-  q = at::empty(x.sizes(), x.options().dtype(at::kChar));
+  q = allocate(x.sizes(), x.options().dtype(at::kChar));
   const auto shape = scale_shape(x, g);
-  scales = at::empty(shape, x.options().dtype(at::kFloat));
-  if (asymmetric) zero_points = at::empty(shape, x.options().dtype(at::kInt));
-  problem.q = mutable_matrix_view(q.view(x2d.sizes()), "q");
+  scales = allocate(shape, x.options().dtype(at::kFloat));
+  if (asymmetric) zero_points = allocate(shape, x.options().dtype(at::kInt));
+  problem.q = mutable_matrix_view(x.dim() == 2 ? q : q.view(x2d.sizes()), "q");
   problem.scales = scales.numel() ? scales.data_ptr<float>() : nullptr;
   problem.zero_points =
       asymmetric && zero_points.numel() ? zero_points.data_ptr<int32_t>() : nullptr;
@@ -59,19 +59,19 @@ QuantizeCall::QuantizeCall(const at::Tensor& x, std::string_view granularity, bo
   problem.asymmetric = asymmetric;
   problem.hadamard = hadamard;
   if (!transpose) return;
-  qt = at::empty({x2d.size(1), rows}, x.options().dtype(at::kChar));
-  qt_scales = g == Granularity::kTensor ? at::empty({}, scales.options())
-                                        : at::empty({x2d.size(1), 1}, scales.options());
+  qt = allocate({x2d.size(1), rows}, x.options().dtype(at::kChar));
+  qt_scales = g == Granularity::kTensor ? allocate({}, scales.options())
+                                        : allocate({x2d.size(1), 1}, scales.options());
   problem.transpose = true;
   problem.qt = mutable_matrix_view(qt, "qt");
   problem.qt_scales = qt_scales.numel() ? qt_scales.data_ptr<float>() : nullptr;
 }
 
-HadamardCall::HadamardCall(const at::Tensor& x) {
+HadamardCall::HadamardCall(const at::Tensor& x, Allocate allocate) {
   x2d = rows_of(x);
   problem.x = matrix_view(x2d, "x");
-  out = at::empty(x.sizes(), x.options());
-  problem.out = mutable_matrix_view(out.view(x2d.sizes()), "out");
+  out = allocate(x.sizes(), x.options());
+  problem.out = mutable_matrix_view(x.dim() == 2 ? out : out.view(x2d.sizes()), "out");
 }
 
 QuantizeResult QuantizeCall::result() const {

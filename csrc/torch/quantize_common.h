@@ -11,6 +11,7 @@
 
 #include "gemm_int8/hadamard.h"
 #include "gemm_int8/quantize.h"
+#include "matmul_common.h"
 
 namespace gemm_int8::torch_ops {
 
@@ -26,7 +27,8 @@ struct QuantizeCall {
   QuantizeProblem problem;
 
   QuantizeCall(const at::Tensor& x, std::string_view granularity, bool asymmetric,
-               bool transpose = false, bool hadamard = false);
+               bool transpose = false, bool hadamard = false,
+               Allocate allocate = &dispatched_empty);
   QuantizeResult result() const;
   QuantizeTransposeResult transpose_result() const;
 };
@@ -37,7 +39,7 @@ struct HadamardCall {
   at::Tensor x2d, out;
   HadamardProblem problem;
 
-  explicit HadamardCall(const at::Tensor& x);
+  explicit HadamardCall(const at::Tensor& x, Allocate allocate = &dispatched_empty);
 };
 
 }  // namespace gemm_int8::torch_ops

@@ -14,10 +14,51 @@
 #include <type_traits>
 
 #include "kernels/common/out_tags.h"
+#include "kernels/common/shared_memory_limit.h"
 #include "kernels/cutlass_run.h"
 #include "kernels/sm90/sm90_epilogues.cuh"
 
 namespace gemm_int8::kernels::sm90 {
+
+// Runs a CUTLASS 3.x GemmUniversalAdapter as its initialize + run would, less
+// two host costs they pay on every call: the kernel's dynamic shared-memory
+// limit is raised once per device, and a cluster launch sets no function
+// attribute (the adapter's ClusterLauncher sets NonPortableClusterSizeAllowed
+// each time; our clusters are portable). On the H200's host a 2x1-cluster
+// launch took 8.8 us through the adapter and 5.6 us this way
+// (docs/performance.md, "Issue 12 — host overhead, second round").
+template <typename Adapter>
+Status run_cutlass3(const char* name, const typename Adapter::Arguments& args, void* workspace,
+                    cudaStream_t stream, int device, const typename Adapter::Arguments& check) {
+  using Kernel = typename Adapter::GemmKernel;
+  using Cluster = typename Kernel::DispatchPolicy::ClusterShape;
+  static_assert(cute::size(Cluster{}) <= 8, "clusters above 8 CTAs are not portable");
+  constexpr int kSharedBytes = static_cast<int>(Kernel::SharedStorageSize);
+  cutlass::Status st = Adapter::can_implement(check);
+  if (st == cutlass::Status::kSuccess)
+    st = Kernel::initialize_workspace(args, workspace, stream, nullptr);
+  if (st != cutlass::Status::kSuccess) return cutlass_error(name, st);
+  if constexpr (kSharedBytes >= (48 << 10)) {
+    if (raise_shared_memory_limit_once<cutlass::device_kernel<Kernel>>(device, kSharedBytes) !=
+        cudaSuccess)
+      return cutlass_error(name, cutlass::Status::kErrorInternal);
+  }
+  const typename Kernel::Params params = Kernel::to_underlying_arguments(args, workspace);
+  const dim3 grid = Adapter::get_grid_shape(params);
+  const dim3 cluster(cute::size<0>(Cluster{}), cute::size<1>(Cluster{}), cute::size<2>(Cluster{}));
+  if (grid.x % cluster.x || grid.y % cluster.y || grid.z % cluster.z)
+    return Status::cuda_error(std::string(name) + ": grid is not a whole number of clusters");
+  cudaLaunchAttribute attribute{};
+  attribute.id = cudaLaunchAttributeClusterDimension;
+  attribute.val.clusterDim.x = cluster.x;
+  attribute.val.clusterDim.y = cluster.y;
+  attribute.val.clusterDim.z = cluster.z;
+  const cudaLaunchConfig_t config{grid,         Kernel::get_block_shape(),
+                                  kSharedBytes, stream,
+                                  &attribute,   cute::size(Cluster{}) > 1 ? 1u : 0u};
+  (void)cudaLaunchKernelEx(&config, cutlass::device_kernel<Kernel>, params);
+  return launch_status(name);
+}
 
 struct Cooperative {
   using Mainloop = cutlass::gemm::KernelTmaWarpSpecializedCooperative;
