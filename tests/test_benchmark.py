@@ -630,3 +630,41 @@ def test_wrong_fused_contender_fails_the_command(tmp_path, monkeypatch, capsys):
     argv = ["--contenders", "gemm_int8,scaled_mm_fp16", "--no-plot", "--shapes", "4x32x64"]
     assert _cpu_run(tmp_path, *argv) == 1
     assert "wrong answer on 4x32x64 (scaled_mm_fp16)" in capsys.readouterr().err
+
+
+def test_host_summary_against_trivial_op_and_baseline():
+    def entry(host):
+        return {"status": "ok", "host_us_per_call": host}
+
+    doc = {
+        "timer": {"empty_kernel": {"trivial_op_host_us": 7.0}},
+        "contenders": [
+            {"name": "torch_bf16", "baseline": True},
+            {"name": "gemm_int8", "baseline": False},
+        ],
+        "results": [
+            {"shape": "1x8x16", "contenders": {"torch_bf16": entry(15.0), "gemm_int8": entry(8.0)}},
+            {
+                "shape": "64x8x16",
+                "contenders": {"torch_bf16": entry(11.0), "gemm_int8": entry(12.5)},
+            },
+            {"shape": "2x8x16", "contenders": {"torch_bf16": entry(9.0), "gemm_int8": entry(9.5)}},
+            {
+                "shape": "3x8x16",
+                "contenders": {"torch_bf16": {"status": "failed"}, "gemm_int8": entry(9.0)},
+            },
+        ],
+    }
+    h = report.host_summary(doc, "gemm_int8")
+    assert h["shapes"] == 4 and h["worst_shape"] == "64x8x16"
+    assert h["over_trivial_max_us"] == pytest.approx(5.5)
+    assert h["over_trivial_median_us"] == pytest.approx(2.25)  # +1.0, +2.0, +2.5, +5.5
+    assert h["within_margin"] == 3  # +2.5 itself counts
+    assert (h["at_or_below_baseline"], h["baseline_shapes"]) == (1, 3)
+    no_host = {**doc, "timer": {"empty_kernel": {}}}
+    assert report.host_summary(no_host, "gemm_int8") is None
+    # The trivial op timed beside a shape wins over the run's header figure.
+    doc["results"][1]["trivial_op_host_us"] = 10.5
+    h = report.host_summary(doc, "gemm_int8")
+    assert h["worst_shape"] == "2x8x16" and h["over_trivial_max_us"] == pytest.approx(2.5)
+    assert h["within_margin"] == 4

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from pathlib import Path
 
 from gemm_int8.benchmark import fused
@@ -139,8 +140,52 @@ def summarize_results(doc: dict) -> dict:
             "geomean_speedup_vs_bf16": geomean(speedups),
             "shapes_with_speedup": len(speedups),
             "vs_plain": fused.summary(doc, c["name"]),
+            "host": host_summary(doc, c["name"]),
         }
     return summary
+
+
+# Issue 12's host target: an eager call within this much of the trivial op's host cost.
+HOST_MARGIN_US = 2.5
+
+
+def host_summary(doc: dict, name: str) -> dict | None:
+    """The host µs/call column of one contender against the trivial op and the baseline.
+
+    None without host figures (the CPU path). ``over_trivial_*`` are µs above ``z.add_(1)``
+    timed beside the same shape (the run's header figure for files without it);
+    ``within_margin`` counts shapes at most HOST_MARGIN_US above it;
+    ``at_or_below_baseline`` counts shapes where this contender's host cost is no more than the
+    baseline contender's, out of ``baseline_shapes`` where both have one.
+    """
+    trivial = (doc.get("timer", {}).get("empty_kernel") or {}).get("trivial_op_host_us")
+    base = next((c["name"] for c in doc["contenders"] if c.get("baseline")), None)
+    own, over_base = [], []
+    for row in doc["results"]:
+        host = row["contenders"].get(name, {}).get("host_us_per_call")
+        if host is None:
+            continue
+        row_trivial = row.get("trivial_op_host_us", trivial)
+        if row_trivial is None:
+            continue
+        own.append((host - row_trivial, row["shape"]))
+        base_host = row["contenders"].get(base, {}).get("host_us_per_call") if base else None
+        if base_host is not None:
+            over_base.append(host <= base_host)
+    if not own:
+        return None
+    over = sorted(own)
+    return {
+        "shapes": len(own),
+        "over_trivial_median_us": statistics.median(d for d, _ in over),
+        "over_trivial_max_us": over[-1][0],
+        "worst_shape": over[-1][1],
+        "within_margin": sum(d <= HOST_MARGIN_US for d, _ in over),
+        "margin_us": HOST_MARGIN_US,
+        "baseline": base,
+        "at_or_below_baseline": sum(over_base),
+        "baseline_shapes": len(over_base),
+    }
 
 
 def _header_lines(doc: dict) -> list[str]:
@@ -188,6 +233,18 @@ def _summary_lines(doc: dict) -> list[str]:
                 f"; / {labels.get(v['plain'], v['plain'])}: geomean {v['geomean']:.3f}x, "
                 f"worst {v['worst']:.3f}x at {v['worst_shape']}{budget}"
             )
+        h = s.get("host")
+        if h:
+            lines[-1] += (
+                f"; host µs/call over the trivial op: median {h['over_trivial_median_us']:+.1f},"
+                f" worst {h['over_trivial_max_us']:+.1f} at {h['worst_shape']}, within"
+                f" +{h['margin_us']} on {h['within_margin']} of {h['shapes']}"
+            )
+            if h["baseline"] and h["baseline"] != name and h["baseline_shapes"]:
+                lines[-1] += (
+                    f"; at or below {labels.get(h['baseline'], h['baseline'])}'s host cost on"
+                    f" {h['at_or_below_baseline']} of {h['baseline_shapes']}"
+                )
     return lines
 
 

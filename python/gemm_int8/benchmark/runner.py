@@ -178,6 +178,9 @@ def _second_timings(shape, contenders, fns, entries, problem, settings, device, 
         row["timing_note"] = note
     if device.type != "cuda":
         return
+    # The trivial op beside each shape's host loops: host speed drifts over a run.
+    z = torch.zeros(1, device=device)
+    row["trivial_op_host_us"] = host_loop_us(lambda: z.add_(1), device, settings.host_calls)
     for c in timed:  # no flush, no sync inside: what a caller pays per call, back to back
         calls = max(10, min(settings.host_calls, int(2e4 / max(entries[c.name]["median_us"], 1))))
         entries[c.name]["host_us_per_call"] = host_loop_us(fns[c.name], device, calls)
