@@ -196,50 +196,6 @@ Status cached_plan(const GemmProblem& p, Plan* plan) {
   return cache.get(p, plan);
 }
 
-Status launch_plan(const GemmProblem& p, const Plan& plan, void* workspace, cudaStream_t stream);
-
-}  // namespace
-
-Status plan_cuda(const GemmProblem& p, Plan* plan) {
-  GEMM_INT8_RETURN_IF_ERROR(check_cuda_problem(p));
-  ScopedDevice on_device(p.x.device.index);
-  GEMM_INT8_RETURN_IF_ERROR(on_device.status());
-  return cached_plan(p, plan);
-}
-
-Status gemm_cuda(const GemmProblem& p, cudaStream_t stream, WorkspaceAllocator allocate,
-                 void* context) {
-  GEMM_INT8_RETURN_IF_ERROR(check_cuda_problem(p));
-  ScopedDevice on_device(p.x.device.index);
-  GEMM_INT8_RETURN_IF_ERROR(on_device.status());
-  Plan plan;
-  GEMM_INT8_RETURN_IF_ERROR(cached_plan(p, &plan));
-  void* workspace = nullptr;
-  if (plan.workspace_bytes > 0) {
-    workspace = allocate ? allocate(plan.workspace_bytes, context) : nullptr;
-    if (!workspace)
-      return Status::out_of_memory("workspace: could not allocate " +
-                                   std::to_string(plan.workspace_bytes) + " bytes");
-  }
-  return launch_plan(p, plan, workspace, stream);
-}
-
-Status run_cuda(const GemmProblem& p, const Plan& plan, void* workspace, size_t workspace_bytes,
-                cudaStream_t stream) {
-  GEMM_INT8_RETURN_IF_ERROR(check_cuda_problem(p));
-  if (plan.key != plan_key(p))
-    return Status::value_error("run_cuda: the plan was made for another problem (" +
-                               plan_key_mismatch(plan.key, plan_key(p)) + "); plan it again");
-  if (workspace_bytes < plan.workspace_bytes || (plan.workspace_bytes > 0 && !workspace))
-    return Status::value_error("workspace: " + std::to_string(plan.workspace_bytes) +
-                               " bytes needed, " + std::to_string(workspace_bytes) + " given");
-  ScopedDevice on_device(p.x.device.index);
-  GEMM_INT8_RETURN_IF_ERROR(on_device.status());
-  return launch_plan(p, plan, workspace, stream);
-}
-
-namespace {
-
 // run_cuda after its checks, on the problem's device.
 Status launch_plan(const GemmProblem& p, const Plan& plan, void* workspace, cudaStream_t stream) {
   if (p.m() == 0 || p.n() == 0) return {};
@@ -297,5 +253,43 @@ Status launch_plan(const GemmProblem& p, const Plan& plan, void* workspace, cuda
 }
 
 }  // namespace
+
+Status plan_cuda(const GemmProblem& p, Plan* plan) {
+  GEMM_INT8_RETURN_IF_ERROR(check_cuda_problem(p));
+  ScopedDevice on_device(p.x.device.index);
+  GEMM_INT8_RETURN_IF_ERROR(on_device.status());
+  return cached_plan(p, plan);
+}
+
+Status gemm_cuda(const GemmProblem& p, cudaStream_t stream, WorkspaceAllocator allocate,
+                 void* context) {
+  GEMM_INT8_RETURN_IF_ERROR(check_cuda_problem(p));
+  ScopedDevice on_device(p.x.device.index);
+  GEMM_INT8_RETURN_IF_ERROR(on_device.status());
+  Plan plan;
+  GEMM_INT8_RETURN_IF_ERROR(cached_plan(p, &plan));
+  void* workspace = nullptr;
+  if (plan.workspace_bytes > 0) {
+    workspace = allocate ? allocate(plan.workspace_bytes, context) : nullptr;
+    if (!workspace)
+      return Status::out_of_memory("workspace: could not allocate " +
+                                   std::to_string(plan.workspace_bytes) + " bytes");
+  }
+  return launch_plan(p, plan, workspace, stream);
+}
+
+Status run_cuda(const GemmProblem& p, const Plan& plan, void* workspace, size_t workspace_bytes,
+                cudaStream_t stream) {
+  GEMM_INT8_RETURN_IF_ERROR(check_cuda_problem(p));
+  if (plan.key != plan_key(p))
+    return Status::value_error("run_cuda: the plan was made for another problem (" +
+                               plan_key_mismatch(plan.key, plan_key(p)) + "); plan it again");
+  if (workspace_bytes < plan.workspace_bytes || (plan.workspace_bytes > 0 && !workspace))
+    return Status::value_error("workspace: " + std::to_string(plan.workspace_bytes) +
+                               " bytes needed, " + std::to_string(workspace_bytes) + " given");
+  ScopedDevice on_device(p.x.device.index);
+  GEMM_INT8_RETURN_IF_ERROR(on_device.status());
+  return launch_plan(p, plan, workspace, stream);
+}
 
 }  // namespace gemm_int8

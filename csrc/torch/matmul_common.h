@@ -50,6 +50,10 @@ at::Tensor gemm_new(const at::Tensor& x, const at::Tensor& y, const EpilogueArgs
                     std::optional<at::ScalarType> out_dtype, const Compute& compute,
                     Allocate allocate = &dispatched_empty);
 
+// (..., K) as (M, K): the tensor itself when 2-D (a view costs 0.4-0.7 us of an
+// eager call on the H200's host), else a view where the strides allow, else a copy.
+at::Tensor as_2d(const at::Tensor& t);
+
 // A 2-D tensor as a core view; `name` labels dtype and device errors.
 MatrixView matrix_view(const at::Tensor& t, const char* name);
 MutableMatrixView mutable_matrix_view(const at::Tensor& t, const char* name);

@@ -33,8 +33,8 @@ Status compute_cuda(const GemmProblem& problem) {
   } workspace{static_cast<c10::DeviceIndex>(problem.x.device.index), {}};
   const auto allocate = [](size_t bytes, void* context) -> void* {
     auto* w = static_cast<Workspace*>(context);
-    w->bytes = at::empty({static_cast<int64_t>(bytes)},
-                         at::TensorOptions().dtype(at::kByte).device(at::kCUDA, w->index));
+    w->bytes = empty_cuda({static_cast<int64_t>(bytes)},
+                          at::TensorOptions().dtype(at::kByte).device(at::kCUDA, w->index));
     return w->bytes.data_ptr();
   };
   return gemm_cuda(problem, at::cuda::getCurrentCUDAStream(workspace.index).stream(), allocate,
@@ -56,7 +56,8 @@ at::Tensor row_sums_op(const at::Tensor& y) {
 void run_quantize(const QuantizeCall& call, const at::Tensor& x) {
   const size_t bytes = quantize_cuda_workspace_bytes(call.problem);
   at::Tensor workspace;
-  if (bytes > 0) workspace = at::empty({static_cast<int64_t>(bytes)}, x.options().dtype(at::kByte));
+  if (bytes > 0)
+    workspace = empty_cuda({static_cast<int64_t>(bytes)}, x.options().dtype(at::kByte));
   throw_if_error(quantize_cuda(call.problem, bytes ? workspace.data_ptr() : nullptr, bytes,
                                at::cuda::getCurrentCUDAStream(x.get_device()).stream()));
 }

@@ -30,13 +30,11 @@ std::vector<int64_t> scale_shape(const at::Tensor& x, Granularity granularity) {
   return shape;
 }
 
-// x (..., K) as (M, K): a view where the strides allow, else a copy.
+// x (..., K) as (M, K), after naming a 0-d x.
 at::Tensor rows_of(const at::Tensor& x) {
   TORCH_CHECK_VALUE(x.dim() >= 1,
                     "x: expected a tensor of shape (..., K), got a 0-d tensor; reshape it to (1,)");
-  int64_t rows = 1;
-  for (int64_t i = 0; i + 1 < x.dim(); ++i) rows *= x.size(i);
-  return x.dim() == 2 ? x : x.reshape({rows, x.size(-1)});
+  return as_2d(x);
 }
 
 }  // namespace
@@ -51,7 +49,7 @@ QuantizeCall::QuantizeCall(const at::Tensor& x, std::string_view granularity, bo
   const auto shape = scale_shape(x, g);
   scales = allocate(shape, x.options().dtype(at::kFloat));
   if (asymmetric) zero_points = allocate(shape, x.options().dtype(at::kInt));
-  problem.q = mutable_matrix_view(x.dim() == 2 ? q : q.view(x2d.sizes()), "q");
+  problem.q = mutable_matrix_view(as_2d(q), "q");
   problem.scales = scales.numel() ? scales.data_ptr<float>() : nullptr;
   problem.zero_points =
       asymmetric && zero_points.numel() ? zero_points.data_ptr<int32_t>() : nullptr;
@@ -71,7 +69,7 @@ HadamardCall::HadamardCall(const at::Tensor& x, Allocate allocate) {
   x2d = rows_of(x);
   problem.x = matrix_view(x2d, "x");
   out = allocate(x.sizes(), x.options());
-  problem.out = mutable_matrix_view(x.dim() == 2 ? out : out.view(x2d.sizes()), "out");
+  problem.out = mutable_matrix_view(as_2d(out), "out");
 }
 
 QuantizeResult QuantizeCall::result() const {
