@@ -67,7 +67,7 @@ def test_cpu_run_writes_table_and_json(tmp_path, monkeypatch, capsys):
     assert [(r["tokens"], r["mode"]) for r in doc["results"]] == [(1, "eager"), (4, "eager")]
     for row in doc["results"]:
         c = row["contenders"]
-        for name in ("bf16", "gemm_int8", "gemm_int8_shared"):
+        for name in ("bf16", "gemm_int8", "gemm_int8_fused", "gemm_int8_shared"):
             assert c[name]["status"] == "ok", c[name]
             assert c[name]["median_us"] > 0 and c[name]["speedup_vs_bf16"] > 0
             assert c[name]["rel_error"] < layers.FLAG_ABOVE and not c[name]["flagged"]
@@ -83,6 +83,7 @@ def test_cpu_run_writes_table_and_json(tmp_path, monkeypatch, capsys):
         assert "µs / block" in text and "vs bf16" in text and "rel err" in text
         assert "gemm_int8_shared" in text and "unavailable: torchao not importable" in text
         assert "1 tokens, eager: gemm_int8" in text and "torch " in text and "device:" in text
+        assert "; fused siblings " in text
     assert "| 4 eager | bf16 |" in md
 
 

