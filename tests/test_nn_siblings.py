@@ -145,6 +145,20 @@ def test_inference_mode_and_compile_run_layers_alone(device, gen):
     assert_same(torch.compile(fused, fullgraph=True)(x), expected, "compiled")
 
 
+def test_calling_the_group_returns_every_output(device, gen):
+    plain, fused, _ = models(device, bias=True)
+    x = torch.randn((2, 5, 64), generator=gen).to(device)
+    expected = plain(x)
+    group = fused.mlp.gate_proj.siblings
+    assert group is fused.mlp.up_proj.siblings and plain.mlp.gate_proj.siblings is None
+    with torch.inference_mode():  # no cache involved: inference tensors work
+        gate, up = group(x.clone())
+    assert_bitwise_equal(gate, expected["gate_proj"], "gate")
+    assert_bitwise_equal(up, expected["up_proj"], "up")
+    with pytest.raises(ValueError, match=r"x: expected shape \(\.\.\., in_features=64\)"):
+        group(torch.randn(3, 32, device=device))
+
+
 def test_what_is_not_fused():
     torch.manual_seed(0)
     block = Block()

@@ -195,11 +195,14 @@ class Int8Linear(nn.Module):
             weight = rotate(weight)
         return weight.to(dtype or self.float_dtype)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # The buffers straight from _buffers: Module.__getattr__ costs about a
-        # microsecond per access, a real share of a decode layer's host time.
-        buffers = self._buffers
-        weight = buffers["weight"]
+    @property
+    def siblings(self):
+        """The :class:`gemm_int8.nn.SiblingGroup` this layer was fused into, or None;
+        calling it on x returns every member's output from one GEMM."""
+        return self._siblings
+
+    def _check_input(self, x: torch.Tensor) -> None:
+        weight = self._buffers["weight"]
         if x.dim() == 0 or x.shape[-1] != self.in_features:
             raise ValueError(
                 f"x: expected shape (..., in_features={self.in_features}), got {tuple(x.shape)}"
@@ -209,12 +212,18 @@ class Int8Linear(nn.Module):
                 f"x is on {x.device} but the layer's weight is on {weight.device}; "
                 "move one of them with .to()"
             )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # The buffers straight from _buffers: Module.__getattr__ costs about a
+        # microsecond per access, a real share of a decode layer's host time.
+        buffers = self._buffers
+        self._check_input(x)
         group = self._siblings
         if group is not None and not torch.compiler.is_compiling():
             out = group.forward(self, x)
             if out is not None:
                 return out
-        return self._multiply(x, weight, buffers["weight_scale"], buffers["bias"])
+        return self._multiply(x, buffers["weight"], buffers["weight_scale"], buffers["bias"])
 
     def _multiply(self, x, weight, weight_scale, bias) -> torch.Tensor:
         """x @ weight.T with this layer's quantization of x (weight may be a sibling group's)."""

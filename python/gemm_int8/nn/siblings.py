@@ -116,6 +116,16 @@ class SiblingGroup:
         waiting.members = frozenset(range(len(self.members))) - {index}
         return out.narrow(-1, start, stop - start)  # one op: faster than out[..., start:stop]
 
+    def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Every member's output for x from one GEMM, in member order (no caching:
+        for a forward that calls the group itself, inference tensors included)."""
+        first = self.members[0]
+        first._check_input(x)
+        if not self._packed():
+            self._pack()
+        out = first._multiply(x, self.weight, self.weight_scale, self.bias)
+        return tuple(out.narrow(-1, start, stop - start) for start, stop in self.bounds)
+
     def release(self) -> None:
         """Gives each member its own copy of its rows and leaves the group."""
         for m in self.members:
