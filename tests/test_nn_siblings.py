@@ -123,6 +123,8 @@ def test_state_dict_load_deepcopy_and_unfuse(gen):
     assert_same(fused(x), expected, "loaded by assignment")
     assert fused.self_attn.k_proj.weight.untyped_storage().nbytes() > 16 * 64  # packed again
 
+    shallow = copy.copy(fused.self_attn.k_proj)  # shares the group: runs alone
+    assert_bitwise_equal(shallow(x), expected["k_proj"], "shallow copy")
     copied = copy.deepcopy(fused)
     assert_same(copied(x), expected, "deepcopy")
     assert "one GEMM with 2 sibling(s)" in repr(copied.self_attn.q_proj)

@@ -87,12 +87,13 @@ class SiblingGroup:
 
     def forward(self, member: Int8Linear, x: torch.Tensor) -> torch.Tensor | None:
         """member's output for x from the group's GEMM, or None where the member
-        should run alone (an inference tensor, whose modification cannot be
-        seen; a non-float x, whose error the layer raises; a group whose
-        buffers were replaced, while a CUDA graph is captured)."""
-        if x.is_inference() or x.dtype not in _FLOAT_DTYPES:
-            return None
+        should run alone (a shallow copy of a member; an inference tensor, whose
+        modification cannot be seen; a non-float x, whose error the layer
+        raises; a group whose buffers were replaced, while a CUDA graph is
+        captured)."""
         index = member._sibling_index
+        if self.members[index] is not member or x.is_inference() or x.dtype not in _FLOAT_DTYPES:
+            return None  # a copy that shares this group (nn.DataParallel's replicas) runs alone
         start, stop = self.bounds[index]
         waiting = self._waiting
         key = waiting.key
