@@ -102,8 +102,10 @@ def test_shared_quantization_gives_the_same_embeddings(device, monkeypatch):
     with torch.no_grad():
         shared = model(dict(features))["sentence_embedding"]
     # Every converted layer quantizes its input, except k and v of the six
-    # attention blocks, which reuse q's.
-    assert len(calls) == len(names) - 2 * 6
+    # attention blocks, which reuse q's, and the pooler, whose one row per
+    # sentence (40) an eager call runs as one quantized_linear op.
+    assert any(name.endswith("pooler.dense") for name in names)
+    assert len(calls) == len(names) - 2 * 6 - 1
     assert torch.equal(shared, per_layer)
 
 

@@ -130,7 +130,9 @@ def test_siblings_quantize_a_shared_input_once(device, gen, monkeypatch):
     layers = sibling_layers(device)
     counter = CountingQuantize(monkeypatch)
     clear_quantization_cache()
-    x = torch.randn((24, 64), generator=gen).to(device)  # more rows than a fused launch takes
+    x = torch.randn((160, 64), generator=gen).to(
+        device
+    )  # more rows than eager calls take in one op
     outs = [layer(x) for layer in layers]
     assert counter.calls == 1
     for layer, out in zip(layers, outs, strict=True):
@@ -147,7 +149,7 @@ def test_siblings_quantize_a_shared_input_once(device, gen, monkeypatch):
     layers[2](x)
     assert counter.calls == 3  # opted out: the fused op, not quantize
     with torch.inference_mode():
-        y = torch.randn((24, 64), device=device)
+        y = torch.randn((160, 64), device=device)
         layers[0](y), layers[1](y)  # inference tensors: no version counter, no sharing
     assert counter.calls == 3
     clear_quantization_cache()
@@ -156,17 +158,19 @@ def test_siblings_quantize_a_shared_input_once(device, gen, monkeypatch):
 
 
 @torch.no_grad()
-def test_decode_sized_inputs_go_to_the_fused_op(device, gen, monkeypatch):
-    # Up to two rows each layer calls quantized_linear, which quantizes inside
-    # its GEMM: a shared quantization would be one launch more.
-    assert linear_module._FUSED_ROWS == 2
+@pytest.mark.parametrize("rows", [1, 2, 16, 128])
+def test_decode_sized_inputs_go_to_the_fused_op(device, gen, monkeypatch, rows):
+    # Eagerly, up to 128 rows each layer calls quantized_linear (one op, which
+    # quantizes inside its GEMM for one or two rows): fewer host-side ops than
+    # a shared quantization, in the host-bound regime of eager decode.
+    assert linear_module._EAGER_ONE_OP_ROWS == 128
     layers = sibling_layers(device)
     counter = CountingQuantize(monkeypatch)
     clear_quantization_cache()
-    x = torch.randn((2, 1, 64), generator=gen).to(device)
+    x = torch.randn((rows, 1, 64), generator=gen).to(device)
     for layer in layers:
         want = gemm_int8.quantized_linear(x, layer.weight, layer.weight_scale, layer.bias)
-        assert_bitwise_equal(layer(x), want, "two rows")
+        assert_bitwise_equal(layer(x), want, f"{rows} rows")
     assert counter.calls == 0
 
 
@@ -176,7 +180,7 @@ def test_sharing_is_per_stream(gen, monkeypatch):
     layers = sibling_layers("cuda")
     counter = CountingQuantize(monkeypatch)
     clear_quantization_cache()
-    x = torch.randn((24, 64), generator=gen).cuda()
+    x = torch.randn((160, 64), generator=gen).cuda()
     layers[0](x)
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import threading
 import weakref
 
@@ -18,12 +17,16 @@ from gemm_int8.ops import prepack, quantize
 _SCALED_MM = torch.ops.gemm_int8.scaled_mm.default
 _QUANTIZED_LINEAR = torch.ops.gemm_int8.quantized_linear.default
 _FLOAT_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
-# Eagerly, quantized_linear quantizes up to this many rows (tokens) inside its
-# GEMM (kFusedLinearMaxRows, include/gemm_int8/linear.h; GEMM_INT8_FUSED_LINEAR=0,
-# read at import here and per call by the op, turns that off): sharing a
-# separate quantization between layers would only add a launch there. While a
-# CUDA graph is captured the op runs two launches, and sharing wins.
-_FUSED_ROWS = 0 if os.environ.get("GEMM_INT8_FUSED_LINEAR") == "0" else 2
+# Eagerly, up to this many rows (tokens) each layer calls quantized_linear: one
+# op per layer, which quantizes inside its GEMM for one or two rows and
+# launches quantize + GEMM from the one call above that. Eager decode is
+# host-bound, and a quantization shared between layers costs more Python-level
+# ops than it saves launches there (H200, Llama-3-8B block, eager, 8..128
+# tokens: 0.77-0.85x bf16 shared, 0.95-1.09x one op per layer;
+# docs/performance.md, "Issue 10 — sibling layers as one GEMM"). Above it, and
+# while a CUDA graph is captured, layers reading the same tensor share one
+# quantize launch.
+_EAGER_ONE_OP_ROWS = 128
 
 
 def _check_float(dtype: torch.dtype, what: str) -> None:
@@ -86,7 +89,10 @@ class Int8Linear(nn.Module):
     ``dtype`` is the float dtype of the layer this one stands for: the one
     :meth:`dequantize_weight` and :func:`gemm_int8.nn.unconvert` return.
 
-    Layers called on the same tensor in a row (q, k, v; gate, up) quantize it
+    Eagerly, up to 128 rows (tokens), each call is one
+    :func:`gemm_int8.quantized_linear` op (eager decode is host-bound: the
+    fewest ops win). Above that, and while a CUDA graph is captured, layers
+    called on the same tensor in a row (q, k, v; gate, up) quantize it
     once: the last quantized input is kept per thread (not under
     ``torch.compile``, which merges the duplicate work itself, nor for
     inference tensors); :func:`gemm_int8.nn.clear_quantization_cache` frees
@@ -229,7 +235,7 @@ class Int8Linear(nn.Module):
         """x @ weight.T with this layer's quantization of x (weight may be a sibling group's)."""
         if (
             self.share_input_quantization
-            and (x.numel() > _FUSED_ROWS * self.in_features or _capturing(x))
+            and (x.numel() > _EAGER_ONE_OP_ROWS * self.in_features or _capturing(x))
             and not torch.compiler.is_compiling()
             and x.dtype in _FLOAT_DTYPES
             and not x.is_inference()
