@@ -235,8 +235,8 @@ class Int8Linear(nn.Module):
         """x @ weight.T with this layer's quantization of x (weight may be a sibling group's)."""
         if (
             self.share_input_quantization
+            and not torch.compiler.is_compiling()  # first: dynamo cannot trace _capturing
             and (x.numel() > _EAGER_ONE_OP_ROWS * self.in_features or _capturing(x))
-            and not torch.compiler.is_compiling()
             and x.dtype in _FLOAT_DTYPES
             and not x.is_inference()
         ):
