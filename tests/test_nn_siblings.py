@@ -120,6 +120,7 @@ def test_state_dict_load_deepcopy_and_unfuse(gen):
     fused.load_state_dict(other.state_dict())
     assert_same(fused(x), other(x), "loaded in place")
     fused.load_state_dict(plain.state_dict(), assign=True)
+    assert fused.self_attn.q_proj.siblings.weight is None  # the old storage is let go
     assert_same(fused(x), expected, "loaded by assignment")
     assert fused.self_attn.k_proj.weight.untyped_storage().nbytes() > 16 * 64  # packed again
 

@@ -258,6 +258,8 @@ class Int8Linear(nn.Module):
         module = super()._apply(keep_dtype, recurse)
         # A moved copy of the prepacked weight comes back contiguous.
         self.weight = prepack(self.weight)
+        if self._siblings is not None:
+            self._siblings.drop_if_stale()
         return module
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
@@ -285,6 +287,8 @@ class Int8Linear(nn.Module):
             )
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
         self.weight = prepack(self.weight)  # load_state_dict(assign=True) puts in the loaded one
+        if self._siblings is not None:
+            self._siblings.drop_if_stale()
 
     def extra_repr(self) -> str:
         return (

@@ -79,11 +79,20 @@ class SiblingGroup:
         self._waiting.key = self._waiting.out = None
 
     def _packed(self) -> bool:
+        if self._views is None:
+            return False
         for m, (weight, scale, bias) in zip(self.members, self._views, strict=True):
             b = m._buffers
             if b["weight"] is not weight or b["weight_scale"] is not scale or b["bias"] is not bias:
                 return False
         return True
+
+    def drop_if_stale(self) -> None:
+        """Frees the group's storage once a member's buffers were replaced (moved,
+        loaded by assignment), instead of holding it until the next call packs again."""
+        if self._views is not None and not self._packed():
+            self.weight = self.weight_scale = self.bias = self._views = None
+            self._waiting.key = self._waiting.out = None
 
     def forward(self, member: Int8Linear, x: torch.Tensor) -> torch.Tensor | None:
         """member's output for x from the group's GEMM, or None where the member
