@@ -90,6 +90,12 @@ def test_any_order_other_inputs_and_modified_inputs(device, gen):
     x.mul_(2)  # modified since q: k and v must see the new values
     assert_bitwise_equal(a.k_proj(x), plain.self_attn.k_proj(x), "modified input")
     assert_bitwise_equal(a.v_proj(x), plain.self_attn.v_proj(x), "modified input")
+    # A sibling's weight changed between the calls: k is computed again.
+    a.q_proj(x)
+    with torch.no_grad():
+        a.k_proj.weight.neg_()
+        plain.self_attn.k_proj.weight.neg_()
+    assert_bitwise_equal(a.k_proj(x), plain.self_attn.k_proj(x), "weight changed")
     # q twice on one tensor: the second result does not alias the first.
     q1, q2 = a.q_proj(x), a.q_proj(x)
     assert q1.data_ptr() != q2.data_ptr()

@@ -37,7 +37,7 @@ DEFAULT_SIBLINGS = (
 class _Waiting(threading.local):
     """The group output of the last input, and the members it has not been handed to yet."""
 
-    key: tuple | None = None  # (weakref to x, x._version, stream)
+    key: tuple | None = None  # (weakref to x, x._version, stream, the weights' versions)
     out: torch.Tensor | None = None
     members: frozenset = frozenset()
 
@@ -87,6 +87,11 @@ class SiblingGroup:
                 return False
         return True
 
+    def _weights_version(self) -> tuple[int, int]:
+        # In-place changes to any member's rows (set_weight, load_state_dict)
+        # bump the group tensors' version counters, which views share.
+        return self.weight._version, self.weight_scale._version
+
     def drop_if_stale(self) -> None:
         """Frees the group's storage once a member's buffers were replaced (moved,
         loaded by assignment), instead of holding it until the next call packs again."""
@@ -109,7 +114,7 @@ class SiblingGroup:
         if (
             index in waiting.members
             and key[0]() is x
-            and key[1:] == (x._version, _current_stream(x))
+            and key[1:] == (x._version, _current_stream(x), self._weights_version())
         ):
             out = waiting.out
             waiting.members = waiting.members - {index}
@@ -117,11 +122,11 @@ class SiblingGroup:
                 waiting.key = waiting.out = None
             return out.narrow(-1, start, stop - start)
         if not self._packed():
-            if _capturing(x):
-                return None
+            if _capturing(x) or any(m.weight.device != x.device for m in self.members):
+                return None  # no allocations while capturing; members moved apart
             self._pack()
         out = member._multiply(x, self.weight, self.weight_scale, self.bias)
-        waiting.key = (weakref.ref(x), x._version, _current_stream(x))
+        waiting.key = (weakref.ref(x), x._version, _current_stream(x), self._weights_version())
         waiting.out = out
         waiting.members = frozenset(range(len(self.members))) - {index}
         return out.narrow(-1, start, stop - start)  # one op: faster than out[..., start:stop]
