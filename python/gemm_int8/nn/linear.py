@@ -264,18 +264,14 @@ class Int8Linear(nn.Module):
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         super()._save_to_state_dict(destination, prefix, keep_vars)
-        # Saved without the padding of a prepacked weight (safetensors, for
-        # one, takes contiguous tensors only); loading copies into it.
-        key = prefix + "weight"
-        if key in destination and not destination[key].is_contiguous():
-            destination[key] = destination[key].contiguous()
-        if self._siblings is not None:
-            # Views of the sibling group's storage: saved as tensors of their own
-            # (safetensors refuses tensors that share memory).
-            for name in ("weight", "weight_scale", "bias"):
-                t = destination.get(prefix + name)
-                if t is not None and t.untyped_storage().nbytes() != t.nbytes:
-                    destination[prefix + name] = t.clone()
+        # A buffer that does not own its storage (a prepacked weight's padded
+        # rows, a sibling group's rows) is saved as a contiguous tensor of its
+        # own: safetensors takes neither padding nor tensors sharing memory.
+        # Loading copies into the buffer as it is.
+        for name in ("weight", "weight_scale", "bias"):
+            t = destination.get(prefix + name)
+            if t is not None and t.untyped_storage().nbytes() != t.nbytes:
+                destination[prefix + name] = t.clone(memory_format=torch.contiguous_format)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         weight = state_dict.get(prefix + "weight")

@@ -87,9 +87,11 @@ class SiblingGroup:
                 return False
         return True
 
-    def _weights_version(self) -> tuple[int, int]:
+    def _weights_version(self) -> tuple[int, int] | None:
         # In-place changes to any member's rows (set_weight, load_state_dict)
         # bump the group tensors' version counters, which views share.
+        if self.weight is None:  # dropped: no output is waiting either
+            return None
         return self.weight._version, self.weight_scale._version
 
     def drop_if_stale(self) -> None:
@@ -111,34 +113,39 @@ class SiblingGroup:
         start, stop = self.bounds[index]
         waiting = self._waiting
         key = waiting.key
-        if (
-            index in waiting.members
-            and key[0]() is x
-            and key[1:] == (x._version, _current_stream(x), self._weights_version())
-        ):
+        now = (x._version, _current_stream(x), self._weights_version())
+        if index in waiting.members and key[0]() is x and key[1:] == now:
             out = waiting.out
             waiting.members = waiting.members - {index}
             if not waiting.members:
                 waiting.key = waiting.out = None
             return out.narrow(-1, start, stop - start)
-        if not self._packed():
-            if _capturing(x) or any(m.weight.device != x.device for m in self.members):
-                return None  # no allocations while capturing; members moved apart
-            self._pack()
-        out = member._multiply(x, self.weight, self.weight_scale, self.bias)
-        waiting.key = (weakref.ref(x), x._version, _current_stream(x), self._weights_version())
+        out = self._output(member, x)
+        if out is None:
+            return None
+        # The versions again: packing anew replaces the group's tensors.
+        waiting.key = (weakref.ref(x), now[0], now[1], self._weights_version())
         waiting.out = out
         waiting.members = frozenset(range(len(self.members))) - {index}
         return out.narrow(-1, start, stop - start)  # one op: faster than out[..., start:stop]
+
+    def _output(self, member: Int8Linear, x: torch.Tensor) -> torch.Tensor | None:
+        """The group's GEMM on x through member's path, or None where its rows cannot
+        be laid out now (no allocations while capturing; members moved apart)."""
+        if not self._packed():
+            if _capturing(x) or any(m.weight.device != x.device for m in self.members):
+                return None
+            self._pack()
+        return member._multiply(x, self.weight, self.weight_scale, self.bias)
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """Every member's output for x from one GEMM, in member order (no caching:
         for a forward that calls the group itself, inference tensors included)."""
         first = self.members[0]
         first._check_input(x)
-        if not self._packed():
-            self._pack()
-        out = first._multiply(x, self.weight, self.weight_scale, self.bias)
+        out = self._output(first, x)
+        if out is None:  # each member on its own rows
+            return tuple(m(x) for m in self.members)
         return tuple(out.narrow(-1, start, stop - start) for start, stop in self.bounds)
 
     def release(self) -> None:
