@@ -395,3 +395,69 @@ def test_cuda_training_step_has_no_sync_and_captures():
     torch.cuda.synchronize()
     assert torch.isfinite(loss)
     assert any(not torch.equal(p, q) for p, q in zip(model.parameters(), before, strict=True))
+
+
+def _count_activation_quantizations(monkeypatch, k):
+    """Counts quantize_with_transpose calls on tensors of k columns (activations here)."""
+    import gemm_int8.nn.functional as functional
+
+    calls = []
+    real = functional.quantize_with_transpose
+
+    def counting(t, granularity="row"):
+        if t.shape[-1] == k and t.shape[0] != 40:
+            calls.append(t)
+        return real(t, granularity)
+
+    monkeypatch.setattr(functional, "quantize_with_transpose", counting)
+    return calls
+
+
+def _sibling_step(layers, x, dys):
+    x = x.detach().clone().requires_grad_()
+    outs = [layer(x) for layer in layers]
+    torch.autograd.backward(outs, dys)
+    return [o.detach() for o in outs], x.grad, [layer.weight.grad for layer in layers]
+
+
+def test_layers_reading_one_input_quantize_it_once(device, gen, monkeypatch):
+    # gate and up (or q, k, v) read the same x: its int8 forms are made once per
+    # forward and give the same bits as separate quantizations.
+    from gemm_int8.nn import clear_quantization_cache
+
+    calls = _count_activation_quantizations(monkeypatch, 96)
+    layers = [Int8TrainableLinear(96, 40, device=device, **ALL_INT8) for _ in range(3)]
+    x, _, _, dy = operands(gen, device)
+    dys = [dy * (i + 1) for i in range(3)]
+    shared = _sibling_step(layers, x, dys)
+    assert len(calls) == 1
+    for layer in layers:
+        layer.weight.grad = None
+    separate = []
+    for i, layer in enumerate(layers):
+        clear_quantization_cache()
+        xi = x.detach().clone().requires_grad_()
+        out = layer(xi)
+        out.backward(dys[i])
+        separate.append((out.detach(), xi.grad, layer.weight.grad))
+    assert len(calls) == 4
+    # x.grad sums the three layers' dX; autograd's order of that float sum is its own.
+    torch.testing.assert_close(shared[1], sum(s[1] for s in separate), rtol=1e-6, atol=1e-6)
+    for i in range(3):
+        assert torch.equal(shared[0][i], separate[i][0])
+        assert torch.equal(shared[2][i], separate[i][2])
+
+
+def test_a_modified_input_is_quantized_again(device, gen, monkeypatch):
+    calls = _count_activation_quantizations(monkeypatch, 96)
+    first, second = (Int8TrainableLinear(96, 40, device=device, **ALL_INT8) for _ in range(2))
+    x = operands(gen, device)[0].requires_grad_()
+    h = x * 1.0
+    first(h)
+    with torch.no_grad():
+        h.mul_(2.0)  # in place: a new version of the same tensor
+    y2 = second(h)
+    assert len(calls) == 2
+    fresh = Int8TrainableLinear(96, 40, device=device, **ALL_INT8)
+    fresh.load_state_dict(second.state_dict())
+    assert torch.equal(y2, fresh(h.detach().clone()))

@@ -17,6 +17,7 @@ between steps.
 
 from __future__ import annotations
 
+import threading
 import weakref
 
 import torch
@@ -93,6 +94,47 @@ def _quantize_for(t, granularity, rows: bool, transposed: bool):
     return (quantize(t, granularity) if rows else None), None
 
 
+class _LastActivation(threading.local):
+    """The last activation int8_linear quantized in this thread, with its int8 forms.
+
+    Layers that read the same input (q, k and v; gate and up) then quantize it
+    once per forward: the later ones reuse the first one's (q, scale) and
+    (qt, qt_scale), which the forward GEMM and the saved Xᵀ need alike. The
+    input is a 2-D view that each call makes afresh from x, so a hit is the
+    same elements rather than the same object: the same base tensor (held
+    weakly), data pointer, shape, strides and dtype, unmodified since (the
+    version counter a view shares with its base), on the same CUDA stream, with
+    the same granularity and every part the call needs. Not under
+    torch.compile, nor for inference tensors (no version counter), nor while a
+    CUDA graph is captured (an entry from another capture would hand this
+    graph tensors that only the other graph's replays write).
+    """
+
+    key: tuple | None = None
+    value: tuple | None = None
+
+    def get(self, x2d, granularity, rows: bool, transposed: bool):
+        if torch.compiler.is_compiling() or x2d.is_inference() or _capturing(x2d):
+            return _quantize_for(x2d, granularity, rows, transposed)
+        base = x2d._base if x2d._base is not None else x2d
+        where = (x2d.data_ptr(), x2d.shape, x2d.stride(), x2d.dtype)
+        state = (x2d._version, _current_stream(x2d), granularity)
+        key = self.key
+        if key is not None and key[0]() is base and key[1:] == (where, state):
+            have_rows, have_t = self.value
+            if (have_rows is not None or not rows) and (have_t is not None or not transposed):
+                return (have_rows if rows else None), (have_t if transposed else None)
+        self.value = _quantize_for(x2d, granularity, rows, transposed)
+        self.key = (weakref.ref(base), where, state)
+        return self.value
+
+    def clear(self) -> None:
+        self.key = self.value = None
+
+
+_last_activation = _LastActivation()
+
+
 class _WeightQuantizations:
     """Quantized master weights kept from one forward to the next while the
     weight is unchanged: with gradient accumulation, a weight is quantized
@@ -149,7 +191,9 @@ class _Int8LinearFunction(torch.autograd.Function):
         ctx.bias_dtype = bias.dtype if bias is not None else None
         ctx.x_dtype, ctx.w_dtype = x2d.dtype, weight.dtype
         int8_fwd = forward == "int8"
-        x_rows, x_t = _quantize_for(x2d, granularity, int8_fwd, need_dw and grad_weight == "int8")
+        x_rows, x_t = _last_activation.get(
+            x2d, granularity, int8_fwd, need_dw and grad_weight == "int8"
+        )
         w_needs = (int8_fwd, need_dx and grad_input == "int8")
         if reuse:
             w_rows, w_t = _weight_quantizations.get(

@@ -9,7 +9,12 @@ import weakref
 import torch
 from torch import nn
 
-from gemm_int8.nn.functional import _capturing, _current_stream, check_rotatable
+from gemm_int8.nn.functional import (
+    _capturing,
+    _current_stream,
+    _last_activation,
+    check_rotatable,
+)
 from gemm_int8.ops import hadamard as rotate
 from gemm_int8.ops import prepack, quantize
 
@@ -67,8 +72,10 @@ _last_input = _LastQuantizedInput()
 
 
 def clear_quantization_cache() -> None:
-    """Drops the quantized activation Int8Linear layers keep for their siblings (this thread)."""
+    """Drops the quantized activation that Int8Linear layers (and int8_linear in
+    training) keep for the next layer reading the same input (this thread)."""
     _last_input.clear()
+    _last_activation.clear()
 
 
 class Int8Linear(nn.Module):
