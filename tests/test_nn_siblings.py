@@ -201,3 +201,22 @@ def test_to_cuda_and_cuda_graph(gen):
         outs["q_proj"].untyped_storage().data_ptr() == outs["v_proj"].untyped_storage().data_ptr()
     )
     assert_same(outs, plain(x), "graph replay")
+
+
+@requires_cuda
+def test_a_capture_never_takes_an_output_another_capture_left(gen):
+    # Graph A runs q alone, leaving k's and v's columns waiting; graph B, on the
+    # same unmodified input, must run its own GEMM: A's output buffer holds what
+    # only A's replays write.
+    plain, fused, _ = models("cuda")
+    x = torch.randn((8, 64), generator=gen).cuda()
+    fused(x)
+    graph_a, graph_b = torch.cuda.CUDAGraph(), torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph_a):
+        fused.self_attn.q_proj(x)
+    with torch.cuda.graph(graph_b):
+        k = fused.self_attn.k_proj(x)
+    x.copy_(torch.randn((8, 64), generator=gen))
+    graph_b.replay()
+    torch.cuda.synchronize()
+    assert_bitwise_equal(k, plain.self_attn.k_proj(x), "graph B alone")

@@ -32,6 +32,7 @@ SCHEMAS = {
     "gemm_int8::quantize": 'quantize(Tensor x, str granularity="row", *, bool asymmetric=False, '
     "bool hadamard=False) -> (Tensor, Tensor, Tensor?)",
     "gemm_int8::hadamard": "hadamard(Tensor x) -> Tensor",
+    "gemm_int8::_capture_id": "_capture_id(Tensor like) -> int",
     "gemm_int8_CUDA::int8_matmul": "int8_matmul(Tensor A, Tensor B, float alpha) -> Tensor",
 }
 

@@ -223,3 +223,39 @@ def test_decode_block_in_a_cuda_graph(gen, tokens):
         for layer, out in zip(layers, outs, strict=True):
             want = gemm_int8.quantized_linear(x, layer.weight, layer.weight_scale)
             assert_bitwise_equal(out, want, f"replay, N={layer.out_features}")
+
+
+@requires_cuda
+def test_a_capture_never_reuses_another_captures_quantization():
+    # Two graphs on one static input, captured on torch's shared capture stream:
+    # graph B quantizes x itself rather than reading graph A's int8 buffer,
+    # which only A's replays write.
+    torch.manual_seed(0)
+    a, b = Int8Linear(64, 32, device="cuda"), Int8Linear(64, 48, device="cuda")
+    x = torch.randn(8, 64, device="cuda")
+    a(x), b(x)
+    graph_a, graph_b = torch.cuda.CUDAGraph(), torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph_a):
+        a(x)
+    with torch.cuda.graph(graph_b):
+        y = b(x)
+    x.copy_(torch.randn(8, 64, device="cuda"))
+    graph_b.replay()
+    torch.cuda.synchronize()
+    clear_quantization_cache()
+    assert_bitwise_equal(y, b(x), "graph B alone")
+
+
+def test_capture_id_is_zero_outside_a_capture(device):
+    assert torch.ops.gemm_int8._capture_id(torch.zeros(1, device=device)) == 0
+
+
+@requires_cuda
+def test_capture_id_names_each_capture():
+    x, ids = torch.zeros(1, device="cuda"), []
+    for _ in range(2):
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            x.add_(1)
+            ids.append(torch.ops.gemm_int8._capture_id(x))
+    assert 0 not in ids and ids[0] != ids[1]

@@ -63,6 +63,11 @@ TORCH_LIBRARY(gemm_int8, m) {
   m.def(
       "quantized_linear(Tensor x, Tensor weight, Tensor weight_scale, Tensor? bias=None) -> "
       "Tensor");
+  // The CUDA graph capture that the current stream of like's device is
+  // recording into (a process-unique id), or 0 when none (always 0 on the
+  // CPU): the nn layer's caches key on it, so that one capture never reuses
+  // tensors another capture recorded.
+  m.def("_capture_id(Tensor like) -> int");
 }
 
 // The original library's operator, so scripts written for it run unchanged.

@@ -40,6 +40,8 @@ at::Tensor hadamard_op(const at::Tensor& x) {
   return call.out;
 }
 
+int64_t capture_id_op(const at::Tensor&) { return 0; }  // no graphs on the CPU
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(gemm_int8, CPU, m) {
@@ -52,6 +54,7 @@ TORCH_LIBRARY_IMPL(gemm_int8, CPU, m) {
   m.impl("quantize_with_transpose", &quantize_with_transpose_op);
   m.impl("hadamard", &hadamard_op);
   m.impl("quantized_linear", &quantized_linear<compute_cpu, quantize_op>);
+  m.impl("_capture_id", &capture_id_op);
 }
 
 TORCH_LIBRARY_IMPL(gemm_int8_CUDA, CPU, m) { m.impl("int8_matmul", &Ops::int8_matmul); }

@@ -105,6 +105,15 @@ bool fused_linear_op(const at::Tensor& x, const at::Tensor& weight, const at::Te
   return ran;
 }
 
+int64_t capture_id_op(const at::Tensor& like) {
+  const cudaStream_t stream = at::cuda::getCurrentCUDAStream(like.get_device()).stream();
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  unsigned long long id = 0;
+  const cudaError_t err = cudaStreamGetCaptureInfo(stream, &status, &id);
+  TORCH_CHECK(err == cudaSuccess, "_capture_id: ", cudaGetErrorString(err));
+  return status == cudaStreamCaptureStatusActive ? static_cast<int64_t>(id) : 0;
+}
+
 }  // namespace
 
 TORCH_LIBRARY_IMPL(gemm_int8, CUDA, m) {
@@ -118,6 +127,7 @@ TORCH_LIBRARY_IMPL(gemm_int8, CUDA, m) {
   m.impl("hadamard", &hadamard_op);
   m.impl("quantized_linear",
          &quantized_linear<compute_cuda, quantize_op, fused_linear_op, empty_cuda>);
+  m.impl("_capture_id", &capture_id_op);
 }
 
 TORCH_LIBRARY_IMPL(gemm_int8_CUDA, CUDA, m) { m.impl("int8_matmul", &Ops::int8_matmul); }

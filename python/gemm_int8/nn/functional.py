@@ -72,6 +72,19 @@ def _current_stream(t: torch.Tensor) -> int:
     return torch._C._cuda_getCurrentRawStream(t.get_device()) if t.is_cuda else 0
 
 
+_CAPTURE_ID = torch.ops.gemm_int8._capture_id.default
+
+
+def _stream_key(t: torch.Tensor) -> tuple[int, int]:
+    """Where work on t runs, as a cache key part: the current stream and the CUDA
+    graph capture it records into (0 if none). Captures share torch's capture
+    stream, and a tensor one capture recorded holds what only that graph's
+    replays write: an entry must not be reused by another capture."""
+    if not t.is_cuda:
+        return 0, 0
+    return _current_stream(t), (_CAPTURE_ID(t) if _capturing(t) else 0)
+
+
 def check_rotatable(in_features: int) -> None:
     """Raises the core's error if rows of in_features values cannot be rotated."""
     rotate(torch.zeros(1, in_features))
@@ -103,22 +116,20 @@ class _LastActivation(threading.local):
     input is a 2-D view that each call makes afresh from x, so a hit is the
     same elements rather than the same object: the same base tensor (held
     weakly), data pointer, shape, strides and dtype, unmodified since (the
-    version counter a view shares with its base), on the same CUDA stream, with
-    the same granularity and every part the call needs. Not under
-    torch.compile, nor for inference tensors (no version counter), nor while a
-    CUDA graph is captured (an entry from another capture would hand this
-    graph tensors that only the other graph's replays write).
+    version counter a view shares with its base), on the same CUDA stream and
+    graph capture, with the same granularity and every part the call needs.
+    Not under torch.compile, nor for inference tensors (no version counter).
     """
 
     key: tuple | None = None
     value: tuple | None = None
 
     def get(self, x2d, granularity, rows: bool, transposed: bool):
-        if torch.compiler.is_compiling() or x2d.is_inference() or _capturing(x2d):
+        if torch.compiler.is_compiling() or x2d.is_inference():
             return _quantize_for(x2d, granularity, rows, transposed)
         base = x2d._base if x2d._base is not None else x2d
         where = (x2d.data_ptr(), x2d.shape, x2d.stride(), x2d.dtype)
-        state = (x2d._version, _current_stream(x2d), granularity)
+        state = (x2d._version, _stream_key(x2d), granularity)
         key = self.key
         if key is not None and key[0]() is base and key[1:] == (where, state):
             have_rows, have_t = self.value

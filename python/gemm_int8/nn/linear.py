@@ -11,8 +11,8 @@ from torch import nn
 
 from gemm_int8.nn.functional import (
     _capturing,
-    _current_stream,
     _last_activation,
+    _stream_key,
     check_rotatable,
 )
 from gemm_int8.ops import hadamard as rotate
@@ -46,8 +46,8 @@ class _LastQuantizedInput(threading.local):
     q, k and v projections (and gate and up) read the same tensor: the second
     and third layer reuse the first one's quantization instead of launching
     their own. A hit needs the same tensor object, unmodified since (its
-    version counter), on the same CUDA stream; inference tensors have no
-    version counter, so they always quantize.
+    version counter), on the same CUDA stream and graph capture; inference
+    tensors have no version counter, so they always quantize.
     """
 
     key: tuple | None = None
@@ -56,7 +56,7 @@ class _LastQuantizedInput(threading.local):
     def quantize(
         self, x: torch.Tensor, hadamard: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        stream = _current_stream(x)
+        stream = _stream_key(x)
         key = self.key
         if key is not None and key[0]() is x and key[1:] == (x._version, stream, hadamard):
             return self.value

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import nn
 
-from gemm_int8.nn.functional import _capturing, _current_stream
+from gemm_int8.nn.functional import _capturing, _stream_key
 from gemm_int8.nn.linear import _FLOAT_DTYPES, Int8Linear
 from gemm_int8.ops import prepack
 
@@ -37,7 +37,7 @@ DEFAULT_SIBLINGS = (
 class _Waiting(threading.local):
     """The group output of the last input, and the members it has not been handed to yet."""
 
-    key: tuple | None = None  # (weakref to x, x._version, stream, the weights' versions)
+    key: tuple | None = None  # (weakref to x, x._version, stream and capture, weights' versions)
     out: torch.Tensor | None = None
     members: frozenset = frozenset()
 
@@ -113,7 +113,7 @@ class SiblingGroup:
         start, stop = self.bounds[index]
         waiting = self._waiting
         key = waiting.key
-        now = (x._version, _current_stream(x), self._weights_version())
+        now = (x._version, _stream_key(x), self._weights_version())
         if index in waiting.members and key[0]() is x and key[1:] == now:
             out = waiting.out
             waiting.members = waiting.members - {index}
