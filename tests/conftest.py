@@ -14,6 +14,14 @@ requires_cuda = pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA GPU")
 DEVICES = ["cpu", pytest.param("cuda", marks=requires_cuda)]
 
 
+def cuda_graph(fn):
+    """fn() recorded into a new CUDA graph: (graph, what fn returned)."""
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = fn()
+    return graph, out
+
+
 def _cuda_families() -> list[str]:
     if not HAS_CUDA:
         return []

@@ -5,7 +5,7 @@ import io
 import gemm_int8
 import pytest
 import torch
-from conftest import requires_cuda
+from conftest import cuda_graph, requires_cuda
 from gemm_int8.nn import Int8Linear, convert, unconvert
 from reference import assert_bitwise_equal, reference_scaled_mm
 from torch import nn
@@ -98,9 +98,7 @@ def test_to_cuda_and_cuda_graph(gen):
     assert layer.weight.is_cuda and layer.weight_scale.is_cuda and layer.bias.is_cuda
     x = torch.randn((16, 64), generator=gen).cuda().bfloat16()
     layer(x)  # warm up
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        out = layer(x)
+    graph, out = cuda_graph(lambda: layer(x))
     x.copy_(torch.randn((16, 64), generator=gen).bfloat16())
     graph.replay()
     torch.cuda.synchronize()

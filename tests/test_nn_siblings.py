@@ -5,7 +5,7 @@ import io
 
 import pytest
 import torch
-from conftest import requires_cuda
+from conftest import cuda_graph, requires_cuda
 from gemm_int8.nn import Int8Linear, convert, fuse_siblings, unfuse_siblings
 from reference import assert_bitwise_equal
 from torch import nn
@@ -191,9 +191,7 @@ def test_to_cuda_and_cuda_graph(gen):
     x = torch.randn((8, 64), generator=gen).cuda().bfloat16()
     assert_same(fused(x), plain(x), "moved")  # packed again on the GPU
     assert fused.self_attn.q_proj.weight.is_cuda
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        outs = fused(x)
+    graph, outs = cuda_graph(lambda: fused(x))
     x.copy_(torch.randn((8, 64), generator=gen).bfloat16())
     graph.replay()
     torch.cuda.synchronize()
@@ -211,11 +209,8 @@ def test_a_capture_never_takes_an_output_another_capture_left(gen):
     plain, fused, _ = models("cuda")
     x = torch.randn((8, 64), generator=gen).cuda()
     fused(x)
-    graph_a, graph_b = torch.cuda.CUDAGraph(), torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph_a):
-        fused.self_attn.q_proj(x)
-    with torch.cuda.graph(graph_b):
-        k = fused.self_attn.k_proj(x)
+    graph_a, _ = cuda_graph(lambda: fused.self_attn.q_proj(x))  # kept alive
+    graph_b, k = cuda_graph(lambda: fused.self_attn.k_proj(x))
     x.copy_(torch.randn((8, 64), generator=gen))
     graph_b.replay()
     torch.cuda.synchronize()

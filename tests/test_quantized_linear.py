@@ -5,7 +5,7 @@ import gemm_int8
 import gemm_int8.nn.linear as linear_module
 import pytest
 import torch
-from conftest import requires_cuda
+from conftest import cuda_graph, requires_cuda
 from gemm_int8.nn import Int8Linear, clear_quantization_cache
 from reference import assert_bitwise_equal, reference_quantize, reference_scaled_mm
 from torch.library import opcheck
@@ -234,11 +234,8 @@ def test_a_capture_never_reuses_another_captures_quantization():
     a, b = Int8Linear(64, 32, device="cuda"), Int8Linear(64, 48, device="cuda")
     x = torch.randn(8, 64, device="cuda")
     a(x), b(x)
-    graph_a, graph_b = torch.cuda.CUDAGraph(), torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph_a):
-        a(x)
-    with torch.cuda.graph(graph_b):
-        y = b(x)
+    graph_a, _ = cuda_graph(lambda: a(x))  # kept alive, as a model keeps its graphs
+    graph_b, y = cuda_graph(lambda: b(x))
     x.copy_(torch.randn(8, 64, device="cuda"))
     graph_b.replay()
     torch.cuda.synchronize()

@@ -215,21 +215,34 @@ def _weight_step(layer, x, dy):
     return y.detach(), x.grad, layer.weight.grad, layer.bias.grad
 
 
+def _count_quantize_with_transpose(monkeypatch, counted):
+    """The tensors int8_linear passes to quantize_with_transpose for which counted(t) holds."""
+    import gemm_int8.nn.functional as functional
+
+    calls = []
+    real = functional.quantize_with_transpose
+
+    def counting(t, granularity="row"):
+        if counted(t):
+            calls.append(t)
+        return real(t, granularity)
+
+    monkeypatch.setattr(functional, "quantize_with_transpose", counting)
+    return calls
+
+
+def _count_activation_quantizations(monkeypatch, k):
+    """Counts quantize_with_transpose calls on tensors of k columns (activations here)."""
+    return _count_quantize_with_transpose(
+        monkeypatch, lambda t: t.shape[-1] == k and t.shape[0] != 40
+    )
+
+
 def test_reused_weight_quantization_is_exact_and_follows_updates(device, gen, monkeypatch):
     # With reuse, a second micro-batch on an unchanged weight quantizes only x
     # and dY; an in-place update (what an optimizer step does) re-quantizes.
     # Every result is bit-identical to the layer without reuse.
-    import gemm_int8.nn.functional as functional
-
-    weight_calls = []
-    real = functional.quantize_with_transpose
-
-    def counting(t, granularity="row"):
-        if t.shape == (40, 96):
-            weight_calls.append(t)
-        return real(t, granularity)
-
-    monkeypatch.setattr(functional, "quantize_with_transpose", counting)
+    weight_calls = _count_quantize_with_transpose(monkeypatch, lambda t: t.shape == (40, 96))
     reuse = Int8TrainableLinear(96, 40, device=device, **ALL_INT8, reuse_weight_quantization=True)
     plain = Int8TrainableLinear(96, 40, device=device, **ALL_INT8)
     plain.load_state_dict(reuse.state_dict())
@@ -395,22 +408,6 @@ def test_cuda_training_step_has_no_sync_and_captures():
     torch.cuda.synchronize()
     assert torch.isfinite(loss)
     assert any(not torch.equal(p, q) for p, q in zip(model.parameters(), before, strict=True))
-
-
-def _count_activation_quantizations(monkeypatch, k):
-    """Counts quantize_with_transpose calls on tensors of k columns (activations here)."""
-    import gemm_int8.nn.functional as functional
-
-    calls = []
-    real = functional.quantize_with_transpose
-
-    def counting(t, granularity="row"):
-        if t.shape[-1] == k and t.shape[0] != 40:
-            calls.append(t)
-        return real(t, granularity)
-
-    monkeypatch.setattr(functional, "quantize_with_transpose", counting)
-    return calls
 
 
 def _sibling_step(layers, x, dys):

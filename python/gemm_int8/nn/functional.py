@@ -107,43 +107,54 @@ def _quantize_for(t, granularity, rows: bool, transposed: bool):
     return (quantize(t, granularity) if rows else None), None
 
 
-class _LastActivation(threading.local):
-    """The last activation int8_linear quantized in this thread, with its int8 forms.
+class _LastQuantization(threading.local):
+    """The last activation quantized in this thread and what was made of it, for
+    the next layer that reads the same input (q, k and v; gate and up).
 
-    Layers that read the same input (q, k and v; gate and up) then quantize it
-    once per forward: the later ones reuse the first one's (q, scale) and
-    (qt, qt_scale), which the forward GEMM and the saved Xᵀ need alike. The
-    input is a 2-D view that each call makes afresh from x, so a hit is the
-    same elements rather than the same object: the same base tensor (held
-    weakly), data pointer, shape, strides and dtype, unmodified since (the
-    version counter a view shares with its base), on the same CUDA stream and
-    graph capture, with the same granularity and every part the call needs.
-    Not under torch.compile, nor for inference tensors (no version counter).
+    Callers may pass a fresh view of the input each time (a reshape), so a hit
+    is the same elements rather than the same object: the same base tensor
+    (held weakly), data pointer, shape, strides and dtype, unmodified since
+    (the version counter a view shares with its base), on the same CUDA stream
+    and graph capture (see _stream_key), made the same way (``how``), and
+    ``usable`` for this call. Callers skip it for inference tensors (no version
+    counter) and under torch.compile.
     """
 
     key: tuple | None = None
-    value: tuple | None = None
+    value: object = None
 
-    def get(self, x2d, granularity, rows: bool, transposed: bool):
-        if torch.compiler.is_compiling() or x2d.is_inference():
-            return _quantize_for(x2d, granularity, rows, transposed)
-        base = x2d._base if x2d._base is not None else x2d
-        where = (x2d.data_ptr(), x2d.shape, x2d.stride(), x2d.dtype)
-        state = (x2d._version, _stream_key(x2d), granularity)
+    def get(self, x: torch.Tensor, how, make, usable=None):
+        """The kept value for x if there is one, else make() (kept in its place)."""
+        base = x._base if x._base is not None else x
+        now = (x.data_ptr(), x.shape, x.stride(), x.dtype, x._version, _stream_key(x), how)
         key = self.key
-        if key is not None and key[0]() is base and key[1:] == (where, state):
-            have_rows, have_t = self.value
-            if (have_rows is not None or not rows) and (have_t is not None or not transposed):
-                return (have_rows if rows else None), (have_t if transposed else None)
-        self.value = _quantize_for(x2d, granularity, rows, transposed)
-        self.key = (weakref.ref(base), where, state)
+        if key is not None and key[0]() is base and key[1] == now:
+            if usable is None or usable(self.value):
+                return self.value
+        self.value = make()
+        self.key = (weakref.ref(base), now)
         return self.value
 
     def clear(self) -> None:
         self.key = self.value = None
 
 
-_last_activation = _LastActivation()
+# int8_linear's: the (q, scale) and (qt, qt_scale) pairs of the layer input,
+# which the forward GEMM and the saved Xᵀ need alike.
+_last_activation = _LastQuantization()
+
+
+def _activation_quantized(x2d, granularity, rows: bool, transposed: bool):
+    """_quantize_for on the layer input, shared with the layers before it that read it."""
+    if torch.compiler.is_compiling() or x2d.is_inference():
+        return _quantize_for(x2d, granularity, rows, transposed)
+    have_rows, have_t = _last_activation.get(
+        x2d,
+        granularity,
+        lambda: _quantize_for(x2d, granularity, rows, transposed),
+        lambda v: (v[0] is not None or not rows) and (v[1] is not None or not transposed),
+    )
+    return (have_rows if rows else None), (have_t if transposed else None)
 
 
 class _WeightQuantizations:
@@ -202,7 +213,7 @@ class _Int8LinearFunction(torch.autograd.Function):
         ctx.bias_dtype = bias.dtype if bias is not None else None
         ctx.x_dtype, ctx.w_dtype = x2d.dtype, weight.dtype
         int8_fwd = forward == "int8"
-        x_rows, x_t = _last_activation.get(
+        x_rows, x_t = _activation_quantized(
             x2d, granularity, int8_fwd, need_dw and grad_weight == "int8"
         )
         w_needs = (int8_fwd, need_dx and grad_input == "int8")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import threading
-import weakref
 
 import torch
 from torch import nn
@@ -12,7 +10,7 @@ from torch import nn
 from gemm_int8.nn.functional import (
     _capturing,
     _last_activation,
-    _stream_key,
+    _LastQuantization,
     check_rotatable,
 )
 from gemm_int8.ops import hadamard as rotate
@@ -40,35 +38,16 @@ def _check_float(dtype: torch.dtype, what: str) -> None:
         raise TypeError(f"{what}: expected float32, bfloat16 or float16, got {name}")
 
 
-class _LastQuantizedInput(threading.local):
-    """The last activation an Int8Linear quantized in this thread, and its (q, scale).
+# Int8Linear's: the (q, per-token scale) of the layer input (functional._LastQuantization).
+_last_input = _LastQuantization()
 
-    q, k and v projections (and gate and up) read the same tensor: the second
-    and third layer reuse the first one's quantization instead of launching
-    their own. A hit needs the same tensor object, unmodified since (its
-    version counter), on the same CUDA stream and graph capture; inference
-    tensors have no version counter, so they always quantize.
-    """
 
-    key: tuple | None = None
-    value: tuple[torch.Tensor, torch.Tensor] | None = None
-
-    def quantize(
-        self, x: torch.Tensor, hadamard: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        stream = _stream_key(x)
-        key = self.key
-        if key is not None and key[0]() is x and key[1:] == (x._version, stream, hadamard):
-            return self.value
+def _shared_quantization(x: torch.Tensor, hadamard: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    def make():
         q, scale = quantize(x, "row", hadamard=hadamard)
-        self.key, self.value = (weakref.ref(x), x._version, stream, hadamard), (q, scale.view(-1))
-        return self.value
+        return q, scale.view(-1)
 
-    def clear(self) -> None:
-        self.key = self.value = None
-
-
-_last_input = _LastQuantizedInput()
+    return _last_input.get(x, hadamard, make)
 
 
 def clear_quantization_cache() -> None:
@@ -247,7 +226,7 @@ class Int8Linear(nn.Module):
             and x.dtype in _FLOAT_DTYPES
             and not x.is_inference()
         ):
-            q, scale = _last_input.quantize(x, self.hadamard)
+            q, scale = _shared_quantization(x, self.hadamard)
         elif self.hadamard:  # quantized_linear has no rotation: quantize, then scaled_mm
             q, scale = quantize(x, "row", hadamard=True)
             scale = scale.reshape(-1)
