@@ -247,6 +247,12 @@ def test_capture_id_is_zero_outside_a_capture(device):
     assert torch.ops.gemm_int8._capture_id(torch.zeros(1, device=device)) == 0
 
 
+def test_capture_id_opcheck(device):
+    # Dynamo cannot put an int-returning op in a graph; its callers (the nn caches)
+    # are bypassed under torch.compile, so compiled code never reaches it.
+    opcheck(torch.ops.gemm_int8._capture_id.default, (torch.zeros(2, device=device),))
+
+
 @requires_cuda
 def test_capture_id_names_each_capture():
     x, ids = torch.zeros(1, device="cuda"), []
